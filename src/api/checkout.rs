@@ -1,0 +1,429 @@
+//! `art checkout` and `art download`: make a directory hold a version. A plan is built first
+//! (writes, deletes, unchanged, conflicts); conflicts refuse the whole checkout unless forced.
+
+use super::Store;
+use super::content::{FileSource, Packs};
+use super::log::cache_key;
+use crate::error::{Error, Result, io};
+use crate::index::StatEntry;
+use crate::index::blob_queries as bq;
+use crate::index::stat_queries as sq;
+use crate::model::{Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, now_ms};
+use crate::worktree::{
+    ScannedEntry, ScannedKind, hash_file, prune_empty_dirs, remove_entry, scan_dir, stat_of,
+    symlink_stays_inside, write_file_atomically, write_symlink_atomically,
+};
+use rayon::prelude::*;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Whether files the version lacks are removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckoutMode {
+    /// DEST becomes exactly the version (`art checkout`).
+    Exact,
+    /// The version's files are written, others kept (`art download`).
+    Download,
+}
+
+/// What to check out and where.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CheckoutOptions {
+    /// The version.
+    pub reference: Ref,
+    /// Where; defaults to the directory the version was logged from.
+    pub dest: Option<PathBuf>,
+    /// Overwrite and delete files art has not seen.
+    pub force: bool,
+    /// Exact or download.
+    pub mode: CheckoutMode,
+}
+
+impl CheckoutOptions {
+    /// Check out `reference` exactly, at its default destination, without force.
+    #[must_use]
+    pub fn new(reference: Ref) -> Self {
+        CheckoutOptions {
+            reference,
+            dest: None,
+            force: false,
+            mode: CheckoutMode::Exact,
+        }
+    }
+
+    /// Sets the destination.
+    #[must_use]
+    pub fn dest(mut self, dest: PathBuf) -> Self {
+        self.dest = Some(dest);
+        self
+    }
+}
+
+/// What a checkout did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckoutOutcome {
+    /// `NAME:vN`.
+    pub reference: String,
+    /// The destination directory.
+    pub dest: PathBuf,
+    /// Exact or download.
+    pub mode: CheckoutMode,
+    /// Files and symlinks written.
+    pub written: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Entries already correct.
+    pub unchanged: u64,
+    /// Files removed (exact mode).
+    pub deleted: u64,
+    /// Symlinks not restored because their target leaves DEST.
+    pub skipped_symlinks: Vec<String>,
+}
+
+/// What is in DEST at one path, with its digest when art could establish it.
+struct Present<'a> {
+    scanned: &'a ScannedEntry,
+    digest: Digest,
+    /// What art last recorded at this path, if anything.
+    known: Option<Digest>,
+    /// A stat entry to record when the file turns out to be unchanged.
+    refresh: Option<StatEntry>,
+}
+
+impl Present<'_> {
+    fn matches(&self, e: &ManifestEntry) -> bool {
+        let same_kind = matches!(
+            (&self.scanned.kind, e.kind),
+            (ScannedKind::File { .. }, EntryKind::File)
+                | (ScannedKind::Symlink { .. }, EntryKind::Symlink)
+        );
+        let exec = matches!(self.scanned.kind, ScannedKind::File { exec: true });
+        same_kind && self.digest == e.digest && (e.kind == EntryKind::Symlink || exec == e.exec)
+    }
+
+    /// Art last wrote or read exactly this content here, so replacing it loses nothing.
+    fn is_known(&self) -> bool {
+        self.known == Some(self.digest)
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl Store {
+    /// Makes `opts.dest` hold the version: writes what differs, skips what matches, and in
+    /// exact mode deletes what the version lacks.
+    ///
+    /// # Errors
+    /// [`Error::Conflicts`] (nothing touched) when files art has not seen would be overwritten
+    /// or deleted; [`Error::DestNotDir`]; missing or corrupt content; I/O failures.
+    pub fn checkout(&mut self, opts: &CheckoutOptions) -> Result<CheckoutOutcome> {
+        let (artifact, version) = self.resolve(&opts.reference)?;
+        let reference = format!("{}:v{}", artifact.name, version.idx);
+        let dest = match (&opts.dest, &version.source_path) {
+            (Some(d), _) => d.clone(),
+            (None, Some(src)) => self.root().join(src),
+            (None, None) => return Err(Error::NoDefaultDest(reference)),
+        };
+        match std::fs::metadata(&dest) {
+            Ok(m) if !m.is_dir() => return Err(Error::DestNotDir(dest)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    action: "inspect",
+                    path: dest,
+                    source: e,
+                });
+            }
+        }
+        let packs = Packs::new(self);
+        let manifest = self.read_manifest(&packs, &version.digest)?;
+        let dest_exists = dest.exists();
+        let dest = if dest_exists {
+            dest.canonicalize().map_err(io("resolve", &dest))?
+        } else {
+            dest
+        };
+        let scanned = if dest_exists {
+            scan_dir(&dest, &self.interrupt)?
+        } else {
+            Vec::new()
+        };
+        let present = self.inspect_dest(&dest, &scanned)?;
+        let plan = plan(&manifest, &present, opts.mode);
+        if !plan.conflicts.is_empty() && !opts.force {
+            return Err(Error::Conflicts {
+                dest,
+                files: plan.conflicts,
+            });
+        }
+
+        // Resolve every blob before touching DEST, so missing content fails early.
+        let mut sources: HashMap<Digest, FileSource> = HashMap::new();
+        for e in &plan.writes {
+            if e.kind == EntryKind::File && !sources.contains_key(&e.digest) {
+                sources.insert(e.digest, self.file_source(&packs, &e.digest)?);
+            }
+        }
+        if !dest_exists {
+            std::fs::create_dir_all(&dest).map_err(io("create directory", &dest))?;
+        }
+
+        for rel in &plan.deletes {
+            remove_entry(&dest, rel)?;
+        }
+        prune_empty_dirs(&dest, plan.deletes.iter().copied());
+
+        let total: u64 = plan.writes.iter().map(|e| e.size).sum();
+        self.progress.start("writing", total);
+        let written_at = now_ns();
+        let interrupt = &self.interrupt;
+        let progress = self.progress.as_ref();
+        let results: Vec<WriteResult> = plan
+            .writes
+            .par_iter()
+            .map(|e| -> Result<WriteResult> {
+                if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
+                let r = write_entry(&dest, e, &sources, &packs)?;
+                progress.advance(e.size);
+                Ok(r)
+            })
+            .collect::<Result<_>>()?;
+        self.progress.finish();
+
+        let mut skipped_symlinks = Vec::new();
+        let mut cache_updates = Vec::new();
+        let mut bytes_written = 0;
+        for (e, r) in plan.writes.iter().zip(&results) {
+            match r {
+                WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
+                WriteResult::Written(path) => {
+                    if e.kind == EntryKind::File {
+                        bytes_written += e.size;
+                    }
+                    if let Ok(meta) = std::fs::symlink_metadata(path) {
+                        let s = stat_of(&meta);
+                        let entry = StatEntry {
+                            size: s.size,
+                            mtime_ns: s.mtime_ns,
+                            ctime_ns: s.ctime_ns,
+                            ino: s.ino,
+                            digest: e.digest,
+                            cached_at_ns: written_at,
+                        };
+                        cache_updates.push((cache_key(path), entry));
+                    }
+                }
+            }
+        }
+        let written = results
+            .iter()
+            .filter(|r| matches!(r, WriteResult::Written(_)))
+            .count() as u64;
+
+        let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
+        for (key, entry) in cache_updates.iter().chain(&plan.refresh) {
+            sq::put(&tx, key, entry)?;
+        }
+        for rel in &plan.deletes {
+            sq::remove(&tx, &cache_key(&dest.join(rel.as_str())))?;
+        }
+        let pack_ids: BTreeSet<i64> = sources
+            .values()
+            .flat_map(|s| s.locations().iter().map(|l| l.pack_id))
+            .collect();
+        bq::touch_packs(&tx, pack_ids, now_ms())?;
+        tx.commit().map_err(crate::index::Error::from)?;
+
+        Ok(CheckoutOutcome {
+            reference,
+            dest,
+            mode: opts.mode,
+            written,
+            bytes_written,
+            unchanged: plan.unchanged,
+            deleted: plan.deletes.len() as u64,
+            skipped_symlinks,
+        })
+    }
+
+    /// Establishes the digest of everything in DEST (stat cache first, hashing otherwise) and
+    /// what art last recorded at each path.
+    fn inspect_dest<'a>(
+        &self,
+        dest: &Path,
+        scanned: &'a [ScannedEntry],
+    ) -> Result<HashMap<&'a str, Present<'a>>> {
+        let mut prefix = cache_key(dest);
+        prefix.push(b'/');
+        let cache = sq::load_prefix(&self.conn, &prefix)?;
+        let started = now_ns();
+        let present: Vec<Present<'a>> = scanned
+            .par_iter()
+            .map(|s| -> Result<Present<'a>> {
+                let cached = cache.get(&cache_key(&s.abs));
+                let known = cached.map(|c| c.digest);
+                let (digest, refresh) = match &s.kind {
+                    ScannedKind::Symlink { target } => (Digest::of(target.as_bytes()), None),
+                    ScannedKind::File { .. } => match cached {
+                        Some(c)
+                            if c.vouches_for(
+                                s.stat.size,
+                                s.stat.mtime_ns,
+                                s.stat.ctime_ns,
+                                s.stat.ino,
+                            ) =>
+                        {
+                            (c.digest, None)
+                        }
+                        _ => {
+                            let d = hash_file(&s.abs)?;
+                            let refresh = StatEntry {
+                                size: s.stat.size,
+                                mtime_ns: s.stat.mtime_ns,
+                                ctime_ns: s.stat.ctime_ns,
+                                ino: s.stat.ino,
+                                digest: d,
+                                cached_at_ns: started,
+                            };
+                            (d, Some(refresh))
+                        }
+                    },
+                };
+                Ok(Present {
+                    scanned: s,
+                    digest,
+                    known,
+                    refresh,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(present
+            .into_iter()
+            .map(|p| (p.scanned.rel.as_str(), p))
+            .collect())
+    }
+}
+
+struct Plan<'m> {
+    writes: Vec<&'m ManifestEntry>,
+    deletes: Vec<&'m ManifestPath>,
+    unchanged: u64,
+    conflicts: Vec<String>,
+    refresh: Vec<(Vec<u8>, StatEntry)>,
+}
+
+fn plan<'m>(
+    manifest: &'m Manifest,
+    present: &'m HashMap<&str, Present<'_>>,
+    mode: CheckoutMode,
+) -> Plan<'m> {
+    let mut p = Plan {
+        writes: Vec::new(),
+        deletes: Vec::new(),
+        unchanged: 0,
+        conflicts: Vec::new(),
+        refresh: Vec::new(),
+    };
+    for e in manifest.entries() {
+        match present.get(e.path.as_str()) {
+            Some(cur) if cur.matches(e) => {
+                p.unchanged += 1;
+                if let Some(r) = cur.refresh {
+                    p.refresh.push((cache_key(&cur.scanned.abs), r));
+                }
+            }
+            Some(cur) => {
+                // The content is art's to replace only when art put it there or read it.
+                if !cur.is_known() && cur.digest != e.digest {
+                    p.conflicts.push(e.path.to_string());
+                }
+                p.writes.push(e);
+            }
+            None => p.writes.push(e),
+        }
+    }
+    // Paths DEST has and the version lacks: removed in exact mode, or when they block a write
+    // (a file where the version needs a directory).
+    let blocking: BTreeSet<&str> = manifest
+        .entries()
+        .iter()
+        .flat_map(|e| {
+            e.path
+                .as_str()
+                .match_indices('/')
+                .map(move |(i, _)| &e.path.as_str()[..i])
+        })
+        .collect();
+    let mut extra: Vec<&Present<'_>> = present
+        .values()
+        .filter(|cur| manifest.get(cur.scanned.rel.as_str()).is_none())
+        .filter(|cur| mode == CheckoutMode::Exact || blocking.contains(cur.scanned.rel.as_str()))
+        .collect();
+    // In download mode, files under a path the version needs as a file must go too.
+    if mode == CheckoutMode::Download {
+        for cur in present.values() {
+            let rel = cur.scanned.rel.as_str();
+            let under_file = rel
+                .match_indices('/')
+                .any(|(i, _)| manifest.get(&rel[..i]).is_some());
+            if under_file {
+                extra.push(cur);
+            }
+        }
+    }
+    extra.sort_by_key(|c| c.scanned.rel.as_str());
+    extra.dedup_by_key(|c| c.scanned.rel.as_str());
+    for cur in extra {
+        if !cur.is_known() {
+            p.conflicts.push(cur.scanned.rel.to_string());
+        }
+        p.deletes.push(&cur.scanned.rel);
+    }
+    p.conflicts.sort();
+    p
+}
+
+enum WriteResult {
+    Written(PathBuf),
+    Skipped,
+}
+
+fn write_entry(
+    dest: &Path,
+    e: &ManifestEntry,
+    sources: &HashMap<Digest, FileSource>,
+    packs: &Packs,
+) -> Result<WriteResult> {
+    match e.kind {
+        EntryKind::Symlink => {
+            let target = e.target.as_deref().unwrap_or_default();
+            if !symlink_stays_inside(&e.path, target) {
+                return Ok(WriteResult::Skipped);
+            }
+            Ok(WriteResult::Written(write_symlink_atomically(
+                dest, &e.path, target,
+            )?))
+        }
+        EntryKind::File => {
+            let src = sources
+                .get(&e.digest)
+                .ok_or_else(|| Error::MissingContent(e.digest.to_hex()))?;
+            let path = write_file_atomically(dest, &e.path, e.exec, |f| {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+                packs.write_file(src, &e.digest, &mut out)?;
+                std::io::Write::flush(&mut out).map_err(io("write", dest.join(e.path.as_str())))?;
+                Ok::<(), Error>(())
+            })??;
+            Ok(WriteResult::Written(path))
+        }
+    }
+}

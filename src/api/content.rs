@@ -1,0 +1,120 @@
+//! Reading content back: blob lookups, chunk lists, manifests and whole files.
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::index::BlobLocation;
+use crate::index::blob_queries as bq;
+use crate::model::{Digest, Manifest};
+use crate::store::{PackFile, chunk_list_decode, pack_path};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Where a file's bytes are: one blob, or a list of chunks in order.
+#[derive(Clone, Debug)]
+pub(crate) enum FileSource {
+    Blob(BlobLocation),
+    Chunks(Vec<BlobLocation>),
+}
+
+impl FileSource {
+    pub(crate) fn locations(&self) -> &[BlobLocation] {
+        match self {
+            FileSource::Blob(l) => std::slice::from_ref(l),
+            FileSource::Chunks(v) => v,
+        }
+    }
+}
+
+/// Open pack files, shared by worker threads.
+pub(crate) struct Packs {
+    store_dir: PathBuf,
+    open: Mutex<HashMap<Digest, Arc<PackFile>>>,
+}
+
+impl Packs {
+    pub(crate) fn new(store: &Store) -> Self {
+        Packs {
+            store_dir: store.dir.clone(),
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pack(&self, hash: &Digest) -> Result<Arc<PackFile>> {
+        let mut open = self.open.lock().expect("pack cache lock");
+        if let Some(p) = open.get(hash) {
+            return Ok(Arc::clone(p));
+        }
+        let p = Arc::new(PackFile::at(&pack_path(&self.store_dir, hash))?);
+        open.insert(*hash, Arc::clone(&p));
+        Ok(p)
+    }
+
+    /// Reads and verifies one blob.
+    pub(crate) fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
+        Ok(self.pack(&loc.pack_hash)?.read_blob(&loc.entry)?)
+    }
+
+    /// Streams a file's content into `out`, checking the whole-file digest; returns its length.
+    pub(crate) fn write_file(
+        &self,
+        src: &FileSource,
+        expected: &Digest,
+        out: &mut impl Write,
+    ) -> Result<u64> {
+        let mut hasher = blake3::Hasher::new();
+        let mut len = 0u64;
+        for loc in src.locations() {
+            let data = self.read(loc)?;
+            hasher.update(&data);
+            out.write_all(&data).map_err(|e| Error::Io {
+                action: "write",
+                path: PathBuf::from("output"),
+                source: e,
+            })?;
+            len += data.len() as u64;
+        }
+        let actual = Digest::from(hasher.finalize());
+        if actual != *expected {
+            return Err(Error::Store(crate::store::Error::CorruptBlob {
+                hash: expected.to_hex(),
+                path: self.store_dir.clone(),
+                reason: format!("reassembled file hashes to {}", actual.short(16)),
+            }));
+        }
+        Ok(len)
+    }
+}
+
+impl Store {
+    /// Where a blob is; an error naming it when the store lacks it.
+    pub(crate) fn locate(&self, hash: &Digest) -> Result<BlobLocation> {
+        bq::try_locate(&self.conn, hash)?.ok_or_else(|| Error::MissingContent(hash.to_hex()))
+    }
+
+    /// Where the bytes of the file with digest `digest` are.
+    pub(crate) fn file_source(&self, packs: &Packs, digest: &Digest) -> Result<FileSource> {
+        if let Some(list_hash) = bq::try_chunk_list(&self.conn, digest)? {
+            let list = packs.read(&self.locate(&list_hash)?)?;
+            let (file, chunks) = chunk_list_decode(&list)
+                .filter(|(f, _)| f == digest)
+                .ok_or_else(|| {
+                    Error::MissingContent(format!("{} (malformed chunk list)", digest.to_hex()))
+                })?;
+            debug_assert_eq!(file, *digest);
+            let locs = chunks
+                .iter()
+                .map(|(h, _)| self.locate(h))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(FileSource::Chunks(locs));
+        }
+        Ok(FileSource::Blob(self.locate(digest)?))
+    }
+
+    /// Reads and parses a version's manifest.
+    pub(crate) fn read_manifest(&self, packs: &Packs, digest: &Digest) -> Result<Manifest> {
+        let bytes = packs.read(&self.locate(digest)?)?;
+        Ok(Manifest::from_canonical_bytes(&bytes)?)
+    }
+}

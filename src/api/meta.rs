@@ -1,0 +1,109 @@
+//! Aliases and metadata: `art alias set|rm`, `art meta set`.
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::index::version_queries as vq;
+use crate::model::{AliasName, ArtifactName, Ref, now_ms};
+
+/// What an alias change did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AliasOutcome {
+    /// The artifact.
+    pub name: String,
+    /// The alias.
+    pub alias: String,
+    /// `vN` it now points at (none after removal).
+    pub version: Option<u64>,
+    /// `vN` it pointed at before, if any.
+    pub previous: Option<u64>,
+}
+
+/// Changes to a version's description and metadata.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct MetaOptions {
+    /// New description (`Some("")` clears it).
+    pub description: Option<String>,
+    /// Replaces the whole metadata object.
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Sets single keys (applied after `metadata`).
+    pub set: Vec<(String, serde_json::Value)>,
+    /// Removes single keys.
+    pub unset: Vec<String>,
+}
+
+impl Store {
+    /// Points `alias` at the version `r` names, moving it from another version if needed.
+    ///
+    /// # Errors
+    /// Unknown reference; SQLite errors.
+    pub fn set_alias(&mut self, r: &Ref, alias: &AliasName) -> Result<AliasOutcome> {
+        let (a, v) = self.resolve(r)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(crate::index::Error::from)?;
+        let previous = vq::alias_target(&tx, a.id, alias.as_str())?
+            .and_then(|id| vq::version_by_id(&tx, id).ok().flatten())
+            .map(|p| p.idx);
+        vq::set_alias(&tx, a.id, alias, v.id)?;
+        tx.commit().map_err(crate::index::Error::from)?;
+        Ok(AliasOutcome {
+            name: a.name,
+            alias: alias.to_string(),
+            version: Some(v.idx),
+            previous,
+        })
+    }
+
+    /// Removes an alias from an artifact.
+    ///
+    /// # Errors
+    /// Unknown artifact or alias; `latest` and `vN` cannot be removed.
+    pub fn remove_alias(&mut self, name: &ArtifactName, alias: &AliasName) -> Result<AliasOutcome> {
+        let a = self.artifact(name.as_str())?;
+        let previous = vq::alias_target(&self.conn, a.id, alias.as_str())?
+            .and_then(|id| vq::version_by_id(&self.conn, id).ok().flatten())
+            .map(|p| p.idx);
+        if !vq::remove_alias(&self.conn, a.id, alias.as_str())? {
+            return Err(Error::UnknownVersion {
+                reference: format!("{}:{}", a.name, alias),
+                known: vq::alias_names(&self.conn, a.id)?,
+            });
+        }
+        Ok(AliasOutcome {
+            name: a.name,
+            alias: alias.to_string(),
+            version: None,
+            previous,
+        })
+    }
+
+    /// Updates a version's description and metadata (the content, and so the digest, stay).
+    ///
+    /// # Errors
+    /// Unknown reference; SQLite errors.
+    pub fn set_meta(&mut self, r: &Ref, opts: MetaOptions) -> Result<super::VersionInfo> {
+        let (_, v) = self.resolve(r)?;
+        let description = match opts.description {
+            Some(d) if d.is_empty() => None,
+            Some(d) => Some(d),
+            None => v.description.clone(),
+        };
+        let mut metadata = opts.metadata.unwrap_or(v.metadata);
+        for (k, val) in opts.set {
+            metadata.insert(k, val);
+        }
+        for k in &opts.unset {
+            metadata.remove(k);
+        }
+        vq::update_version_meta(
+            &self.conn,
+            v.id,
+            description.as_deref(),
+            &metadata,
+            now_ms(),
+        )?;
+        self.show(r)
+    }
+}

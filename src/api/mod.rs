@@ -1,0 +1,208 @@
+//! The `Store` facade: opening a store and one orchestration module per operation.
+
+mod checkout;
+mod config;
+mod content;
+mod init;
+mod log;
+mod meta;
+mod query;
+mod verify;
+
+pub use checkout::{CheckoutMode, CheckoutOptions, CheckoutOutcome};
+pub use config::Config;
+pub use init::InitOutcome;
+pub use log::{LogOptions, LogOutcome};
+pub use meta::{AliasOutcome, MetaOptions};
+pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
+pub use verify::{FsckOutcome, VerifyOutcome};
+
+use crate::error::{Error, Result};
+use crate::index::version_queries as vq;
+use crate::index::{ArtifactRow, VersionRow, VersionState};
+use crate::model::{Ref, Selector, closest_names};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Name of the store directory.
+pub const STORE_DIR: &str = ".artifacts";
+
+/// Reports progress of long operations; the CLI draws bars, the library default does nothing.
+pub trait Progress: Send + Sync {
+    /// A new phase begins, with its total in `unit`s (bytes or files), if known.
+    fn start(&self, _phase: &str, _total: u64) {}
+    /// `n` more units are done.
+    fn advance(&self, _n: u64) {}
+    /// The phase is over.
+    fn finish(&self) {}
+}
+
+/// A [`Progress`] that reports nothing.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// An open store: the `.artifacts` directory, its index and its configuration.
+pub struct Store {
+    dir: PathBuf,
+    conn: Connection,
+    config: Config,
+    interrupt: Arc<AtomicBool>,
+    progress: Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`: either a `.artifacts` directory or a directory containing one.
+    ///
+    /// # Errors
+    /// [`Error::NotAStore`] when neither holds an index; [`Error::NewerFormat`] for a newer store.
+    pub fn open(path: &Path) -> Result<Self> {
+        let candidates = [path.join(STORE_DIR), path.to_path_buf()];
+        let dir = candidates
+            .into_iter()
+            .find(|d| d.join("index.db").is_file())
+            .ok_or_else(|| Error::NotAStore(path.to_path_buf()))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(crate::error::io("open store", &dir))?;
+        let config = Config::load(&dir)?;
+        let conn = crate::index::open(&dir.join("index.db"))?;
+        Ok(Store {
+            dir,
+            conn,
+            config,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            progress: Arc::new(NoProgress),
+        })
+    }
+
+    /// Finds the nearest `.artifacts` at or above `cwd`, as git finds `.git`.
+    ///
+    /// # Errors
+    /// [`Error::NoStore`] when there is none.
+    pub fn discover(cwd: &Path) -> Result<Self> {
+        let found = find_store_dir(cwd).ok_or_else(|| Error::NoStore(cwd.to_path_buf()))?;
+        Self::open(&found)
+    }
+
+    /// The `.artifacts` directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The directory holding `.artifacts`; recorded source paths are relative to it.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
+    /// The store's configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Shares a flag that, once set (by Ctrl-C), makes long operations stop between files.
+    pub fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
+        self.interrupt = flag;
+    }
+
+    /// Sets the progress reporter.
+    pub fn set_progress(&mut self, progress: Arc<dyn Progress>) {
+        self.progress = progress;
+    }
+
+    fn check_interrupt(&self) -> Result<()> {
+        if self.interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The artifact called `name`, with close names suggested when it does not exist.
+    pub(crate) fn artifact(&self, name: &str) -> Result<ArtifactRow> {
+        if let Some(a) = vq::try_artifact(&self.conn, name)? {
+            return Ok(a);
+        }
+        let all = vq::all_artifacts(&self.conn)?;
+        Err(Error::UnknownArtifact {
+            name: name.to_owned(),
+            suggestions: closest_names(name, all.iter().map(|a| a.name.as_str())),
+        })
+    }
+
+    /// Resolves a reference to a live version.
+    ///
+    /// # Errors
+    /// Unknown artifact, alias, number or prefix; an ambiguous prefix; a deleted version.
+    pub(crate) fn resolve(&self, r: &Ref) -> Result<(ArtifactRow, VersionRow)> {
+        let artifact = self.artifact(r.name.as_str())?;
+        let found = match &r.selector {
+            Selector::Alias(alias) => {
+                match vq::alias_target(&self.conn, artifact.id, alias.as_str())? {
+                    Some(id) => vq::version_by_id(&self.conn, id)?,
+                    None => None,
+                }
+            }
+            Selector::Index(n) => vq::version_by_index(&self.conn, artifact.id, *n)?,
+            Selector::DigestPrefix(p) => {
+                let mut matches = vq::versions_by_digest_prefix(&self.conn, artifact.id, p)?;
+                if matches.len() > 1 {
+                    return Err(Error::AmbiguousRef {
+                        reference: r.to_string(),
+                        matches: matches
+                            .iter()
+                            .map(|v| format!("{}:v{}", artifact.name, v.idx))
+                            .collect(),
+                    });
+                }
+                matches.pop()
+            }
+        };
+        let Some(version) = found else {
+            let mut known = vq::alias_names(&self.conn, artifact.id)?;
+            let versions = vq::versions_of(&self.conn, artifact.id)?;
+            let live: Vec<&VersionRow> = versions
+                .iter()
+                .filter(|v| v.state != VersionState::Deleted)
+                .collect();
+            match (live.first(), live.last()) {
+                (Some(a), Some(b)) if a.idx == b.idx => known.push(format!("v{}", a.idx)),
+                (Some(a), Some(b)) => known.push(format!("v{}..v{}", a.idx, b.idx)),
+                _ => {}
+            }
+            return Err(Error::UnknownVersion {
+                reference: r.to_string(),
+                known,
+            });
+        };
+        if version.state == VersionState::Deleted {
+            return Err(Error::Deleted(format!(
+                "{}:v{}",
+                artifact.name, version.idx
+            )));
+        }
+        Ok((artifact, version))
+    }
+}
+
+/// The nearest `.artifacts` directory at or above `start`.
+#[must_use]
+pub fn find_store_dir(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|d| d.join(STORE_DIR))
+        .find(|d| d.join("index.db").is_file())
+}

@@ -1,0 +1,289 @@
+//! Read-only queries: `ls`, `versions`, `show`, `diff`.
+
+use super::Store;
+use super::content::Packs;
+use super::log::cache_key;
+use crate::error::{Error, Result};
+use crate::index::stat_queries as sq;
+use crate::index::version_queries as vq;
+use crate::index::{ArtifactRow, VersionRow, VersionState};
+use crate::model::{Change, Digest, EntryKind, ManifestEntry, Ref, diff_entries};
+use crate::worktree::{ScannedKind, hash_file, scan_dir};
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+/// One line of `art ls`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ArtifactSummary {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Number of live versions.
+    pub versions: u64,
+    /// `vN` of `latest`, if any.
+    pub latest: Option<String>,
+    /// Logical size of `latest`.
+    pub size: u64,
+}
+
+/// A version with its aliases, as `versions` and `show` print it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VersionInfo {
+    /// `NAME:vN`.
+    pub reference: String,
+    /// The artifact.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// N.
+    pub version: u64,
+    /// The version digest.
+    pub digest: Digest,
+    /// Lifecycle state.
+    pub state: VersionState,
+    /// Aliases, `latest` first.
+    pub aliases: Vec<String>,
+    /// Number of entries.
+    pub files: u64,
+    /// Sum of file sizes.
+    pub size: u64,
+    /// Creation time (epoch ms).
+    pub created_at: i64,
+    /// Last metadata change (epoch ms).
+    pub updated_at: i64,
+    /// Description.
+    pub description: Option<String>,
+    /// Metadata object.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Directory it was logged from, relative to the store's parent.
+    pub source_path: Option<String>,
+    /// The run that logged it.
+    pub logged_by_run: Option<String>,
+}
+
+impl VersionInfo {
+    fn new(a: &ArtifactRow, v: VersionRow, aliases: Vec<String>) -> Self {
+        VersionInfo {
+            reference: format!("{}:v{}", a.name, v.idx),
+            name: a.name.clone(),
+            kind: a.kind.clone(),
+            version: v.idx,
+            digest: v.digest,
+            state: v.state,
+            aliases,
+            files: v.file_count,
+            size: v.size,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+            description: v.description,
+            metadata: v.metadata,
+            source_path: v.source_path,
+            logged_by_run: v.logged_by_run,
+        }
+    }
+}
+
+/// One entry of `art ls REF`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FileInfo {
+    /// Path in the version.
+    pub path: String,
+    /// File or symlink.
+    pub kind: EntryKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// Content digest.
+    pub digest: Digest,
+    /// Executable bit.
+    pub exec: bool,
+    /// Symlink target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl From<&ManifestEntry> for FileInfo {
+    fn from(e: &ManifestEntry) -> Self {
+        FileInfo {
+            path: e.path.to_string(),
+            kind: e.kind,
+            size: e.size,
+            digest: e.digest,
+            exec: e.exec,
+            target: e.target.clone(),
+        }
+    }
+}
+
+/// What the version is compared with.
+#[derive(Clone, Debug)]
+pub enum DiffTarget {
+    /// Another version.
+    Version(Ref),
+    /// A directory on disk.
+    Dir(PathBuf),
+    /// The directory the version was logged from.
+    Source,
+}
+
+/// The result of `art diff`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DiffOutcome {
+    /// The old side (`NAME:vN`).
+    pub from: String,
+    /// The new side (`NAME:vN` or a directory).
+    pub to: String,
+    /// Path changes, sorted by path.
+    pub changes: Vec<Change>,
+}
+
+impl Store {
+    /// Every artifact with its number of versions and `latest`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn list_artifacts(&self) -> Result<Vec<ArtifactSummary>> {
+        let mut out = Vec::new();
+        for a in vq::all_artifacts(&self.conn)? {
+            let versions = vq::versions_of(&self.conn, a.id)?;
+            let latest = vq::alias_target(&self.conn, a.id, "latest")?
+                .and_then(|id| versions.iter().find(|v| v.id == id));
+            out.push(ArtifactSummary {
+                versions: versions
+                    .iter()
+                    .filter(|v| v.state != VersionState::Deleted)
+                    .count() as u64,
+                latest: latest.map(|v| format!("v{}", v.idx)),
+                size: latest.map_or(0, |v| v.size),
+                name: a.name,
+                kind: a.kind,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The versions of an artifact, oldest first (deleted ones only if `include_deleted`).
+    ///
+    /// # Errors
+    /// Unknown artifact; SQLite errors.
+    pub fn versions(&self, name: &str, include_deleted: bool) -> Result<Vec<VersionInfo>> {
+        let a = self.artifact(name)?;
+        let mut aliases = vq::aliases_by_version(&self.conn, a.id)?;
+        Ok(vq::versions_of(&self.conn, a.id)?
+            .into_iter()
+            .filter(|v| include_deleted || v.state != VersionState::Deleted)
+            .map(|v| {
+                let al = aliases.remove(&v.id).unwrap_or_default();
+                VersionInfo::new(&a, v, al)
+            })
+            .collect())
+    }
+
+    /// One version's details.
+    ///
+    /// # Errors
+    /// Unknown reference; SQLite errors.
+    pub fn show(&self, r: &Ref) -> Result<VersionInfo> {
+        let (a, v) = self.resolve(r)?;
+        let aliases = vq::aliases_by_version(&self.conn, a.id)?
+            .remove(&v.id)
+            .unwrap_or_default();
+        Ok(VersionInfo::new(&a, v, aliases))
+    }
+
+    /// The files of a version.
+    ///
+    /// # Errors
+    /// Unknown reference; missing or corrupt manifest.
+    pub fn files(&self, r: &Ref) -> Result<Vec<FileInfo>> {
+        let (_, v) = self.resolve(r)?;
+        let manifest = self.read_manifest(&Packs::new(self), &v.digest)?;
+        Ok(manifest.entries().iter().map(FileInfo::from).collect())
+    }
+
+    /// Compares a version with another version or a directory.
+    ///
+    /// # Errors
+    /// Unknown references; unreadable directories.
+    pub fn diff(&self, from: &Ref, to: &DiffTarget) -> Result<DiffOutcome> {
+        let packs = Packs::new(self);
+        let (a, v) = self.resolve(from)?;
+        let old = self.read_manifest(&packs, &v.digest)?;
+        let from_label = format!("{}:v{}", a.name, v.idx);
+        let (to_label, new_entries) = match to {
+            DiffTarget::Version(r) => {
+                let (b, w) = self.resolve(r)?;
+                (
+                    format!("{}:v{}", b.name, w.idx),
+                    self.read_manifest(&packs, &w.digest)?.entries().to_vec(),
+                )
+            }
+            DiffTarget::Dir(dir) => (dir.display().to_string(), self.entries_of_dir(dir, true)?),
+            DiffTarget::Source => {
+                let src = v
+                    .source_path
+                    .as_ref()
+                    .ok_or_else(|| Error::NoDefaultDest(from_label.clone()))?;
+                let dir = self.root().join(src);
+                (dir.display().to_string(), self.entries_of_dir(&dir, true)?)
+            }
+        };
+        Ok(DiffOutcome {
+            from: from_label,
+            to: to_label,
+            changes: diff_entries(old.entries(), &new_entries),
+        })
+    }
+
+    /// Manifest entries describing a directory as it is now (stat cache first, then hashing).
+    pub(crate) fn entries_of_dir(
+        &self,
+        dir: &std::path::Path,
+        trust_cache: bool,
+    ) -> Result<Vec<ManifestEntry>> {
+        let dir = dir.canonicalize().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Worktree(crate::worktree::Error::NotFound(dir.to_owned()))
+            } else {
+                Error::Io {
+                    action: "read",
+                    path: dir.to_owned(),
+                    source: e,
+                }
+            }
+        })?;
+        let scanned = scan_dir(&dir, &self.interrupt)?;
+        let mut prefix = cache_key(&dir);
+        prefix.push(b'/');
+        let cache = sq::load_prefix(&self.conn, &prefix)?;
+        scanned
+            .par_iter()
+            .map(|s| -> Result<ManifestEntry> {
+                Ok(match &s.kind {
+                    ScannedKind::Symlink { target } => {
+                        ManifestEntry::symlink(s.rel.clone(), target.clone())
+                    }
+                    ScannedKind::File { exec } => {
+                        let digest = match cache.get(&cache_key(&s.abs)) {
+                            Some(c)
+                                if trust_cache
+                                    && c.vouches_for(
+                                        s.stat.size,
+                                        s.stat.mtime_ns,
+                                        s.stat.ctime_ns,
+                                        s.stat.ino,
+                                    ) =>
+                            {
+                                c.digest
+                            }
+                            _ => hash_file(&s.abs)?,
+                        };
+                        ManifestEntry::file(s.rel.clone(), s.stat.size, digest, *exec)
+                    }
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,257 @@
+//! Integrity: `art verify` (one version) and `art fsck` (the whole store).
+
+use super::Store;
+use super::content::Packs;
+use crate::error::Result;
+use crate::index::blob_queries as bq;
+use crate::index::version_queries as vq;
+use crate::model::{EntryKind, Manifest, Ref, diff_entries, format_size};
+use crate::store::{PackFile, pack_path};
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The result of `art verify`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct VerifyOutcome {
+    /// `NAME:vN`.
+    pub reference: String,
+    /// `store`, or the directory verified.
+    pub target: String,
+    /// Entries checked.
+    pub files: u64,
+    /// Bytes re-hashed.
+    pub bytes: u64,
+    /// One line per problem; empty when everything matches.
+    pub problems: Vec<String>,
+}
+
+/// The result of `art fsck`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FsckOutcome {
+    /// Packs checked.
+    pub packs: u64,
+    /// Blobs whose data was read and re-hashed (with `--read-data`).
+    pub blobs_read: u64,
+    /// Live versions whose content was checked for presence.
+    pub versions: u64,
+    /// Damage: missing or corrupt data, index rows that disagree with packs.
+    pub problems: Vec<String>,
+    /// Harmless leftovers (unreferenced packs, temporary files) that `art gc` removes.
+    pub notes: Vec<String>,
+}
+
+impl Store {
+    /// Re-hashes the stored data of a version (or, with `dir`, a directory against it).
+    ///
+    /// # Errors
+    /// Unknown reference, unreadable manifest or directory. Damaged content is reported in
+    /// [`VerifyOutcome::problems`], not as an error.
+    pub fn verify(&self, r: &Ref, dir: Option<&Path>) -> Result<VerifyOutcome> {
+        let (a, v) = self.resolve(r)?;
+        let reference = format!("{}:v{}", a.name, v.idx);
+        let packs = Packs::new(self);
+        let manifest = self.read_manifest(&packs, &v.digest)?;
+        if let Some(dir) = dir {
+            let entries = self.entries_of_dir(dir, false)?;
+            let problems = diff_entries(manifest.entries(), &entries)
+                .iter()
+                .map(|c| match c {
+                    crate::model::Change::Added { path, .. } => {
+                        format!("{path}: not in the version")
+                    }
+                    crate::model::Change::Removed { path, .. } => format!("{path}: missing"),
+                    crate::model::Change::Modified { path, .. } => {
+                        format!("{path}: content differs")
+                    }
+                })
+                .collect();
+            return Ok(VerifyOutcome {
+                reference,
+                target: dir.display().to_string(),
+                files: entries.len() as u64,
+                bytes: entries.iter().map(|e| e.size).sum(),
+                problems,
+            });
+        }
+        let problems = self.check_content(&packs, &manifest, true, &reference);
+        Ok(VerifyOutcome {
+            reference,
+            target: "store".into(),
+            files: manifest.len() as u64,
+            bytes: manifest.total_size(),
+            problems,
+        })
+    }
+
+    /// Checks that every file of a manifest is present (and with `read`, intact).
+    fn check_content(
+        &self,
+        packs: &Packs,
+        manifest: &Manifest,
+        read: bool,
+        label: &str,
+    ) -> Vec<String> {
+        let mut sources = Vec::new();
+        let mut problems = Vec::new();
+        let mut seen = HashSet::new();
+        for e in manifest
+            .entries()
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+        {
+            if !seen.insert(e.digest) {
+                continue;
+            }
+            match self.file_source(packs, &e.digest) {
+                Ok(s) => sources.push((e, s)),
+                Err(err) => problems.push(format!("{label}: `{}`: {err}", e.path)),
+            }
+        }
+        if read {
+            let mut bad: Vec<String> = sources
+                .par_iter()
+                .filter_map(|(e, s)| {
+                    packs
+                        .write_file(s, &e.digest, &mut std::io::sink())
+                        .err()
+                        .map(|err| format!("{label}: `{}`: {err}", e.path))
+                })
+                .collect();
+            problems.append(&mut bad);
+        }
+        problems.sort();
+        problems
+    }
+
+    /// Checks the whole store: packs against the index, and that every live version's content
+    /// is present; with `read_data`, every blob is read and re-hashed.
+    ///
+    /// # Errors
+    /// Only when the index cannot be read; damage is reported in [`FsckOutcome::problems`].
+    pub fn fsck(&self, read_data: bool) -> Result<FsckOutcome> {
+        let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        let on_disk = pack_files_on_disk(&self.dir);
+        let rows = bq::all_packs(&self.conn)?;
+        let known: HashSet<_> = rows.iter().map(|r| r.hash).collect();
+        let mut blobs_read = 0u64;
+        for row in &rows {
+            let path = pack_path(&self.dir, &row.hash);
+            let pack = match PackFile::at(&path) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(format!("pack `{}` is missing: {e}", row.hash.short(16)));
+                    continue;
+                }
+            };
+            let (entries, checksum) = match pack.read_trailer() {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    continue;
+                }
+            };
+            if checksum != row.hash || pack.len() != row.size {
+                problems.push(format!(
+                    "pack `{}` does not match its name or recorded size",
+                    row.hash.short(16)
+                ));
+            }
+            let in_trailer: HashMap<_, _> = entries.iter().map(|e| (e.hash, *e)).collect();
+            for b in bq::blobs_in_pack(&self.conn, row.id)? {
+                if in_trailer.get(&b.hash) != Some(&b) {
+                    problems.push(format!(
+                        "blob `{}` is not where the index says in pack `{}`",
+                        b.hash.short(16),
+                        row.hash.short(16)
+                    ));
+                }
+            }
+            if read_data {
+                if let Err(e) = pack.verify_checksum(&row.hash) {
+                    problems.push(e.to_string());
+                }
+                let bad: Vec<String> = entries
+                    .par_iter()
+                    .filter_map(|e| pack.read_blob(e).err().map(|err| err.to_string()))
+                    .collect();
+                problems.extend(bad);
+                blobs_read += entries.len() as u64;
+            }
+        }
+        let orphans: Vec<&PathBuf> = on_disk
+            .iter()
+            .filter(|(h, _)| !known.contains(h))
+            .map(|(_, p)| p)
+            .collect();
+        if !orphans.is_empty() {
+            let bytes: u64 = orphans
+                .iter()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            notes.push(format!("{} unreferenced pack(s), {} (left by an interrupted command; `art gc` removes them)", orphans.len(), format_size(bytes)));
+        }
+        let tmp_files = std::fs::read_dir(self.dir.join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if tmp_files > 0 {
+            notes.push(format!(
+                "{tmp_files} temporary file(s) in tmp/ (`art gc` removes them)"
+            ));
+        }
+
+        let packs = Packs::new(self);
+        let live = vq::live_versions(&self.conn)?;
+        let names: HashMap<i64, String> = vq::all_artifacts(&self.conn)?
+            .into_iter()
+            .map(|a| (a.id, a.name))
+            .collect();
+        for v in &live {
+            let label = format!(
+                "{}:v{}",
+                names.get(&v.artifact_id).map_or("?", String::as_str),
+                v.idx
+            );
+            match self.read_manifest(&packs, &v.digest) {
+                Ok(m) => problems.extend(self.check_content(&packs, &m, false, &label)),
+                Err(e) => problems.push(format!("{label}: manifest: {e}")),
+            }
+        }
+        problems.sort();
+        problems.dedup();
+        Ok(FsckOutcome {
+            packs: rows.len() as u64,
+            blobs_read,
+            versions: live.len() as u64,
+            problems,
+            notes,
+        })
+    }
+}
+
+/// Every `packs/xx/<hash>.pack` file, by the hash in its name.
+fn pack_files_on_disk(dir: &Path) -> Vec<(crate::model::Digest, PathBuf)> {
+    let mut out = Vec::new();
+    let Ok(top) = std::fs::read_dir(dir.join("packs")) else {
+        return out;
+    };
+    for sub in top.flatten() {
+        let Ok(files) = std::fs::read_dir(sub.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let path = f.path();
+            let hash = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".pack"))
+                .and_then(|h| h.parse().ok());
+            if let Some(h) = hash {
+                out.push((h, path));
+            }
+        }
+    }
+    out
+}

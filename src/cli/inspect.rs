@@ -1,0 +1,204 @@
+//! `art ls`, `art versions`, `art show`, `art diff`.
+
+use super::output::{Ctx, short_time, table};
+use art::model::{Change, Ref, format_size, format_time};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// A version whose files to list; without it, list artifacts.
+    reference: Option<Ref>,
+}
+
+pub fn ls(ctx: &Ctx, args: LsArgs) -> anyhow::Result<u8> {
+    let store = ctx.open_store()?;
+    match args.reference {
+        None => {
+            let list = store.list_artifacts()?;
+            ctx.emit(&list, || {
+                if list.is_empty() {
+                    return "no artifacts yet; add one with `art log NAME PATH`".to_owned();
+                }
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.name.clone(),
+                            a.kind.clone(),
+                            a.versions.to_string(),
+                            a.latest.clone().unwrap_or_else(|| "-".into()),
+                            format_size(a.size),
+                        ]
+                    })
+                    .collect();
+                table(&["NAME", "TYPE", "VERSIONS", "LATEST", "SIZE"], &rows)
+            })?;
+        }
+        Some(r) => {
+            let files = store.files(&r)?;
+            ctx.emit(&files, || {
+                let rows: Vec<Vec<String>> = files
+                    .iter()
+                    .map(|f| {
+                        let mode = match (f.kind, f.exec) {
+                            (art::model::EntryKind::Symlink, _) => "l",
+                            (_, true) => "x",
+                            _ => "-",
+                        };
+                        let path = match &f.target {
+                            Some(t) => format!("{} -> {t}", f.path),
+                            None => f.path.clone(),
+                        };
+                        vec![mode.into(), format_size(f.size), f.digest.short(12), path]
+                    })
+                    .collect();
+                table(&["MODE", "SIZE", "DIGEST", "PATH"], &rows)
+            })?;
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct VersionsArgs {
+    /// The artifact.
+    name: art::model::ArtifactName,
+    /// Include deleted versions.
+    #[arg(long)]
+    all: bool,
+}
+
+pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
+    let store = ctx.open_store()?;
+    let list = store.versions(args.name.as_str(), args.all)?;
+    ctx.emit(&list, || {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|v| {
+                vec![
+                    format!("v{}", v.version),
+                    v.digest.short(12),
+                    v.aliases.join(","),
+                    v.files.to_string(),
+                    format_size(v.size),
+                    short_time(v.created_at),
+                    v.description.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "VERSION",
+                "DIGEST",
+                "ALIASES",
+                "FILES",
+                "SIZE",
+                "CREATED",
+                "DESCRIPTION",
+            ],
+            &rows,
+        )
+    })?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The version.
+    reference: Ref,
+}
+
+pub fn show(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<u8> {
+    let store = ctx.open_store()?;
+    let v = store.show(&args.reference)?;
+    ctx.emit(&v, || {
+        let mut rows = vec![
+            ("version", v.reference.clone()),
+            ("type", v.kind.clone()),
+            ("digest", v.digest.to_hex()),
+            ("aliases", v.aliases.join(", ")),
+            ("files", v.files.to_string()),
+            (
+                "size",
+                format!("{} ({} bytes)", format_size(v.size), v.size),
+            ),
+            ("created", format_time(v.created_at)),
+        ];
+        if let Some(s) = &v.source_path {
+            rows.push(("source", s.clone()));
+        }
+        if let Some(r) = &v.logged_by_run {
+            rows.push(("run", r.clone()));
+        }
+        if let Some(d) = &v.description {
+            rows.push(("description", d.clone()));
+        }
+        if !v.metadata.is_empty() {
+            rows.push((
+                "metadata",
+                serde_json::Value::Object(v.metadata.clone()).to_string(),
+            ));
+        }
+        rows.iter()
+            .map(|(k, val)| format!("{:<12} {val}", format!("{k}:")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The old side.
+    from: Ref,
+    /// The new side: another version, or a directory (default: the directory FROM was logged from).
+    to: Option<String>,
+}
+
+pub fn diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<u8> {
+    let store = ctx.open_store()?;
+    let target = match args.to {
+        None => art::DiffTarget::Source,
+        Some(t) if std::path::Path::new(&t).exists() => art::DiffTarget::Dir(PathBuf::from(t)),
+        Some(t) => art::DiffTarget::Version(t.parse()?),
+    };
+    let out = store.diff(&args.from, &target)?;
+    ctx.emit(&out, || {
+        let (mut added, mut removed, mut modified) = (0, 0, 0);
+        let mut lines: Vec<String> = out
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::Added { path, size } => {
+                    added += 1;
+                    format!("+ {path}  ({})", format_size(*size))
+                }
+                Change::Removed { path, size } => {
+                    removed += 1;
+                    format!("- {path}  ({})", format_size(*size))
+                }
+                Change::Modified {
+                    path,
+                    old_size,
+                    new_size,
+                } => {
+                    modified += 1;
+                    format!(
+                        "M {path}  ({} -> {})",
+                        format_size(*old_size),
+                        format_size(*new_size)
+                    )
+                }
+            })
+            .collect();
+        if lines.is_empty() {
+            return format!("{} and {} are identical", out.from, out.to);
+        }
+        lines.push(format!(
+            "{added} added, {removed} removed, {modified} modified"
+        ));
+        lines.join("\n")
+    })?;
+    Ok(u8::from(!out.changes.is_empty()))
+}

@@ -1,0 +1,80 @@
+//! `art log`.
+
+use super::output::Ctx;
+use anyhow::{Context as _, bail};
+use art::model::{AliasName, ArtifactName, ArtifactType, format_size};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Artifact name (created on first log).
+    name: ArtifactName,
+    /// A directory (its contents become the version's root) or files.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Artifact type, e.g. dataset, model, code (fixed at the first log; default `artifact`).
+    #[arg(short = 't', long = "type")]
+    kind: Option<ArtifactType>,
+    /// Alias to point at the new version (repeatable).
+    #[arg(short, long = "alias")]
+    alias: Vec<AliasName>,
+    /// Description of the version.
+    #[arg(short = 'm', long = "description")]
+    description: Option<String>,
+    /// Metadata as a JSON object, or @file.json.
+    #[arg(long, value_parser = parse_metadata)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The run producing this version (default: $ART_RUN).
+    #[arg(long, env = "ART_RUN")]
+    run: Option<String>,
+}
+
+/// Parses `--metadata JSON` or `--metadata @file.json` into a JSON object.
+pub fn parse_metadata(s: &str) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let text = match s.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read metadata file `{path}`"))?,
+        None => s.to_owned(),
+    };
+    match serde_json::from_str(&text).context("metadata is not valid JSON")? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => bail!("metadata must be a JSON object, like '{{\"lr\": 0.01}}'"),
+    }
+}
+
+pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
+    let mut store = ctx.open_store()?;
+    let mut opts = art::LogOptions::new(args.name, args.paths);
+    opts.kind = args.kind;
+    opts.aliases = args.alias;
+    opts.description = args.description;
+    opts.metadata = args.metadata.unwrap_or_default();
+    opts.run = args.run;
+    let out = store.log(opts)?;
+    ctx.emit(&out, || {
+        if out.unchanged {
+            let aliases = if out.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", out.aliases.join(", "))
+            };
+            return format!("{}: unchanged, still v{}{aliases}", out.name, out.version);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let ratio = if out.size == 0 {
+            0.0
+        } else {
+            out.stored_bytes as f64 / out.size as f64
+        };
+        format!(
+            "{}  {} files  {}  stored {} ({ratio:.2}x)  [{}]",
+            out.reference,
+            out.files,
+            format_size(out.size),
+            format_size(out.stored_bytes),
+            out.aliases.join(", ")
+        )
+    })?;
+    Ok(0)
+}

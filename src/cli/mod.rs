@@ -1,0 +1,105 @@
+//! The command line: one file per subcommand, each an argument struct and a `run`. Only this
+//! module prints.
+
+mod checkout;
+mod inspect;
+mod integrity;
+mod log;
+mod manage;
+mod output;
+
+use clap::{Parser, Subcommand};
+use output::Ctx;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// art: a local-first, git-like store for ML artifacts (datasets, models, code).
+#[derive(Parser, Debug)]
+#[command(name = "art", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The store to use (a `.artifacts` directory or its parent); default: nearest `.artifacts` upward.
+    #[arg(long, global = true, env = "ART_STORE", value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a store (`.artifacts`) in PATH (default: the current directory).
+    Init(manage::InitArgs),
+    /// Record a directory or files as the next version of an artifact.
+    Log(log::LogArgs),
+    /// Make DEST exactly a version: write what differs, delete what it lacks.
+    Checkout(checkout::CheckoutArgs),
+    /// Write a version's files into DEST, keeping other files.
+    Download(checkout::CheckoutArgs),
+    /// List artifacts, or the files of one version.
+    Ls(inspect::LsArgs),
+    /// List the versions of an artifact.
+    Versions(inspect::VersionsArgs),
+    /// Show one version: digest, aliases, size, metadata.
+    Show(inspect::ShowArgs),
+    /// Compare a version with another version or a directory (exit 1 when they differ).
+    Diff(inspect::DiffArgs),
+    /// Set or remove aliases such as `best` or `prod`.
+    #[command(subcommand)]
+    Alias(manage::AliasCommand),
+    /// Change a version's description and metadata.
+    #[command(subcommand)]
+    Meta(manage::MetaCommand),
+    /// Re-hash a version's stored data, or a directory against it.
+    Verify(integrity::VerifyArgs),
+    /// Check the whole store: packs, index, and every live version's content.
+    Fsck(integrity::FsckArgs),
+}
+
+/// Runs the parsed command; returns the exit code.
+pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
+    let ctx = Ctx::new(cli.quiet, cli.json, cli.store, interrupt);
+    match cli.command {
+        Command::Init(a) => manage::init(&ctx, a),
+        Command::Log(a) => log::run(&ctx, a),
+        Command::Checkout(a) => checkout::run(&ctx, a, art::CheckoutMode::Exact),
+        Command::Download(a) => checkout::run(&ctx, a, art::CheckoutMode::Download),
+        Command::Ls(a) => inspect::ls(&ctx, a),
+        Command::Versions(a) => inspect::versions(&ctx, a),
+        Command::Show(a) => inspect::show(&ctx, a),
+        Command::Diff(a) => inspect::diff(&ctx, a),
+        Command::Alias(c) => manage::alias(&ctx, c),
+        Command::Meta(c) => manage::meta(&ctx, c),
+        Command::Verify(a) => integrity::verify(&ctx, a),
+        Command::Fsck(a) => integrity::fsck(&ctx, a),
+    }
+}
+
+/// Whether the failure is only stdout being closed early (`art ls | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Maps a failure to the documented exit codes.
+pub fn exit_code(err: &anyhow::Error, is_diff: bool) -> u8 {
+    let refused = err.chain().any(|e| {
+        e.downcast_ref::<art::Error>()
+            .is_some_and(|a| a.kind() == art::ErrorKind::Refused)
+    });
+    if refused {
+        3
+    } else if is_diff {
+        2
+    } else {
+        1
+    }
+}

@@ -1,0 +1,196 @@
+//! The public error: every module's error plus the failures of whole operations.
+
+use std::path::PathBuf;
+
+/// How a failure should end the process; `main` maps this to an exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Something went wrong (exit 1).
+    Failure,
+    /// art refused, to protect data (exit 3).
+    Refused,
+}
+
+/// Any failure of an art operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A rule about names, references, manifests or sizes.
+    #[error(transparent)]
+    Model(#[from] crate::model::Error),
+    /// Packs and blobs.
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    /// The SQLite index.
+    #[error(transparent)]
+    Index(#[from] crate::index::Error),
+    /// Scanning or writing a directory.
+    #[error(transparent)]
+    Worktree(#[from] crate::worktree::Error),
+    /// No `.artifacts` directory was found.
+    #[error("no art store found in `{}` or any parent; run `art init` or pass --store", .0.display())]
+    NoStore(PathBuf),
+    /// `--store` or `ART_STORE` names something that is not a store.
+    #[error("`{}` is not an art store (no index.db); run `art init` there or fix --store/ART_STORE", .0.display())]
+    NotAStore(PathBuf),
+    /// The store was written by a newer art.
+    #[error("store `{}` has format {found}, newer than this art supports ({supported}); upgrade art", path.display())]
+    NewerFormat {
+        /// The store directory.
+        path: PathBuf,
+        /// Format found in config.toml.
+        found: u32,
+        /// Newest this build reads.
+        supported: u32,
+    },
+    /// config.toml does not parse.
+    #[error("cannot read `{}`: {message}", path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file system operation on the store failed.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// What art was doing.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No artifact has that name.
+    #[error("no artifact named `{name}`{}", suggest(suggestions))]
+    UnknownArtifact {
+        /// The name asked for.
+        name: String,
+        /// Close existing names.
+        suggestions: Vec<String>,
+    },
+    /// The artifact has no such version or alias.
+    #[error("`{reference}` does not exist{}", known_list(known))]
+    UnknownVersion {
+        /// The reference asked for.
+        reference: String,
+        /// What exists (aliases and version numbers).
+        known: Vec<String>,
+    },
+    /// A digest prefix matches several versions.
+    #[error("`{reference}` is ambiguous: it matches {}; give more digest characters", .matches.join(", "))]
+    AmbiguousRef {
+        /// The reference.
+        reference: String,
+        /// The versions it matches.
+        matches: Vec<String>,
+    },
+    /// The version was deleted.
+    #[error("`{0}` was deleted; pick another version (`art versions`)")]
+    Deleted(String),
+    /// A log gave a type other than the artifact's.
+    #[error(
+        "artifact `{name}` has type `{existing}`, not `{given}`; use another name or `-t {existing}`"
+    )]
+    TypeMismatch {
+        /// The artifact.
+        name: String,
+        /// Its type.
+        existing: String,
+        /// The type given.
+        given: String,
+    },
+    /// Metadata that is not a JSON object.
+    #[error("invalid metadata: {0}")]
+    InvalidMetadata(String),
+    /// The destination is not a directory.
+    #[error("destination `{}` exists and is not a directory; pick a directory", .0.display())]
+    DestNotDir(PathBuf),
+    /// No destination given and the version records none.
+    #[error("`{0}` was not logged from a directory, so it has no default destination; give DEST")]
+    NoDefaultDest(String),
+    /// Checkout would destroy changes art has not seen.
+    #[error("{} in `{}` changed since art last wrote or read them:\n{}\nlog them first, move them away, or pass --force to overwrite",
+        if files.len() == 1 { "1 file".to_owned() } else { format!("{} files", files.len()) },
+        dest.display(), list(files))]
+    Conflicts {
+        /// The destination.
+        dest: PathBuf,
+        /// The files that would be overwritten or deleted.
+        files: Vec<String>,
+    },
+    /// A blob a version needs is not in the store.
+    #[error("content `{0}` is missing from the store; run `art fsck`")]
+    MissingContent(String),
+    /// The user asked art to stop.
+    #[error("interrupted; the store is unchanged")]
+    Interrupted,
+}
+
+fn suggest(names: &[String]) -> String {
+    match names {
+        [] => "; list artifacts with `art ls`".to_owned(),
+        _ => format!(
+            "; did you mean {}?",
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        String::new()
+    } else {
+        format!("; it has {}", known.join(", "))
+    }
+}
+
+fn list(files: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut out: Vec<String> = files.iter().take(SHOWN).map(|f| format!("  {f}")).collect();
+    if files.len() > SHOWN {
+        out.push(format!("  … and {} more", files.len() - SHOWN));
+    }
+    out.join("\n")
+}
+
+impl Error {
+    /// Whether this is a refusal to protect data or a plain failure.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Conflicts { .. } => ErrorKind::Refused,
+            _ => ErrorKind::Failure,
+        }
+    }
+
+    /// Whether the operation stopped because the user interrupted it.
+    #[must_use]
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            Error::Interrupted
+                | Error::Store(crate::store::Error::Interrupted)
+                | Error::Worktree(crate::worktree::Error::Interrupted)
+        )
+    }
+}
+
+/// Result of art operations.
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn io(
+    action: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io {
+        action,
+        path,
+        source,
+    }
+}

@@ -1,0 +1,230 @@
+//! Packs, blob locations and chunk lists.
+
+use super::{Error, Result};
+use crate::model::Digest;
+use crate::store::{BlobKind, Codec, PackEntry, PackOutcome};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
+
+/// Where a blob is stored: its pack and its entry there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobLocation {
+    /// Row id of the pack.
+    pub pack_id: i64,
+    /// The pack's hash (its file name).
+    pub pack_hash: Digest,
+    /// The blob's entry in the pack trailer.
+    pub entry: PackEntry,
+}
+
+/// One pack known to the index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackRow {
+    /// Row id.
+    pub id: i64,
+    /// The pack's hash (its file name).
+    pub hash: Digest,
+    /// File size in bytes.
+    pub size: u64,
+    /// Last time a command read or reused the pack (epoch ms).
+    pub last_access: i64,
+}
+
+fn digest(bytes: &[u8]) -> Result<Digest> {
+    Digest::from_slice(bytes).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn as_i64(v: u64) -> i64 {
+    i64::try_from(v).expect("sizes and offsets fit in i64")
+}
+
+/// Records a durable pack and its blobs. Blobs already known (written concurrently by another
+/// process) keep their first location.
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_pack(conn: &Connection, pack: &PackOutcome, now_ms: i64) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO packs(hash, size, created_at, last_access) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT(hash) DO NOTHING",
+        params![pack.hash.as_bytes(), as_i64(pack.size), now_ms],
+    )?;
+    let pack_id: i64 = conn.query_row(
+        "SELECT id FROM packs WHERE hash = ?1",
+        [pack.hash.as_bytes()],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO blobs(hash, pack_id, offset, stored_len, raw_len, codec, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for e in &pack.entries {
+        stmt.execute(params![
+            e.hash.as_bytes(),
+            pack_id,
+            as_i64(e.offset),
+            e.stored_len,
+            e.raw_len,
+            e.codec.as_u8(),
+            e.kind as u8
+        ])?;
+    }
+    Ok(pack_id)
+}
+
+/// Records that `file_digest` is stored as the chunk list blob `list_hash`.
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_chunk_list(
+    conn: &Connection,
+    file_digest: &Digest,
+    list_hash: &Digest,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO file_chunks(file_digest, list_hash) VALUES (?1, ?2)",
+    )?
+    .execute(params![file_digest.as_bytes(), list_hash.as_bytes()])?;
+    Ok(())
+}
+
+/// The chunk list blob of a large file, if the file is chunked.
+///
+/// # Errors
+/// SQLite errors.
+pub fn try_chunk_list(conn: &Connection, file_digest: &Digest) -> Result<Option<Digest>> {
+    conn.prepare_cached("SELECT list_hash FROM file_chunks WHERE file_digest = ?1")?
+        .query_row([file_digest.as_bytes()], |r| r.get::<_, Vec<u8>>(0))
+        .optional()?
+        .map(|b| digest(&b))
+        .transpose()
+}
+
+/// Where a blob is, or `None` when the store does not have it.
+///
+/// # Errors
+/// SQLite errors or a corrupt row.
+pub fn try_locate(conn: &Connection, hash: &Digest) -> Result<Option<BlobLocation>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT b.pack_id, p.hash, b.offset, b.stored_len, b.raw_len, b.codec, b.kind
+             FROM blobs b JOIN packs p ON p.id = b.pack_id WHERE b.hash = ?1",
+        )?
+        .query_row([hash.as_bytes()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, u32>(3)?,
+                r.get::<_, u32>(4)?,
+                r.get::<_, u8>(5)?,
+                r.get::<_, u8>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((pack_id, pack_hash, offset, stored_len, raw_len, codec, kind)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(BlobLocation {
+        pack_id,
+        pack_hash: digest(&pack_hash)?,
+        entry: PackEntry {
+            hash: *hash,
+            offset: u64::try_from(offset).map_err(|_| Error::Corrupt("negative offset".into()))?,
+            stored_len,
+            raw_len,
+            codec: Codec::from_u8(codec).ok_or_else(|| Error::Corrupt(format!("codec {codec}")))?,
+            kind: BlobKind::from_u8(kind)
+                .ok_or_else(|| Error::Corrupt(format!("blob kind {kind}")))?,
+        },
+    }))
+}
+
+/// Every blob hash in the index, for deduplication during a log.
+///
+/// # Errors
+/// SQLite errors.
+pub fn all_blob_hashes(conn: &Connection) -> Result<HashSet<Digest>> {
+    let mut stmt = conn.prepare("SELECT hash FROM blobs")?;
+    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = HashSet::new();
+    for r in rows {
+        out.insert(digest(&r?)?);
+    }
+    Ok(out)
+}
+
+/// Every pack in the index.
+///
+/// # Errors
+/// SQLite errors.
+pub fn all_packs(conn: &Connection) -> Result<Vec<PackRow>> {
+    let mut stmt = conn.prepare("SELECT id, hash, size, last_access FROM packs ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (id, hash, size, last_access) = r?;
+        Ok(PackRow {
+            id,
+            hash: digest(&hash)?,
+            size: u64::try_from(size).unwrap_or(0),
+            last_access,
+        })
+    })
+    .collect()
+}
+
+/// Every blob recorded as living in pack `pack_id`.
+///
+/// # Errors
+/// SQLite errors or a corrupt row.
+pub fn blobs_in_pack(conn: &Connection, pack_id: i64) -> Result<Vec<PackEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT hash, offset, stored_len, raw_len, codec, kind FROM blobs WHERE pack_id = ?1 ORDER BY offset",
+    )?;
+    let rows = stmt.query_map([pack_id], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, u32>(2)?,
+            r.get::<_, u32>(3)?,
+            r.get::<_, u8>(4)?,
+            r.get::<_, u8>(5)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (hash, offset, stored_len, raw_len, codec, kind) = r?;
+        Ok(PackEntry {
+            hash: digest(&hash)?,
+            offset: u64::try_from(offset).map_err(|_| Error::Corrupt("negative offset".into()))?,
+            stored_len,
+            raw_len,
+            codec: Codec::from_u8(codec).ok_or_else(|| Error::Corrupt(format!("codec {codec}")))?,
+            kind: BlobKind::from_u8(kind)
+                .ok_or_else(|| Error::Corrupt(format!("blob kind {kind}")))?,
+        })
+    })
+    .collect()
+}
+
+/// Marks packs as used now, so LRU eviction keeps them; one statement per pack, not per blob.
+///
+/// # Errors
+/// SQLite errors.
+pub fn touch_packs(
+    conn: &Connection,
+    pack_ids: impl IntoIterator<Item = i64>,
+    now_ms: i64,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached("UPDATE packs SET last_access = ?2 WHERE id = ?1")?;
+    for id in pack_ids {
+        stmt.execute(params![id, now_ms])?;
+    }
+    Ok(())
+}

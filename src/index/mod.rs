@@ -1,0 +1,28 @@
+//! The SQLite index: artifacts, versions, aliases, blob locations, packs and the stat cache.
+//! Query functions take the caller's connection or transaction, so one operation can compose
+//! many of them in a single commit.
+
+mod blobs;
+mod error;
+mod schema;
+mod stat_cache;
+mod versions;
+
+pub use blobs::{BlobLocation, PackRow};
+pub use error::{Error, Result};
+pub use schema::{SCHEMA_VERSION, open};
+pub use stat_cache::StatEntry;
+pub use versions::{ArtifactRow, VersionRow, VersionState};
+
+/// Blob, pack and chunk-list queries.
+pub mod blob_queries {
+    pub use super::blobs::*;
+}
+/// Stat cache queries.
+pub mod stat_queries {
+    pub use super::stat_cache::*;
+}
+/// Artifact, version and alias queries.
+pub mod version_queries {
+    pub use super::versions::*;
+}

@@ -1,0 +1,46 @@
+//! Errors of the pure rules: bad names, bad references, bad manifests, bad sizes.
+
+/// A value that breaks one of art's naming or format rules.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An artifact name outside `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`.
+    #[error(
+        "invalid artifact name `{0}`: use 1-128 characters from A-Z a-z 0-9 _ . - starting with a letter or digit"
+    )]
+    InvalidName(String),
+    /// An alias name outside the alias rules.
+    #[error(
+        "invalid alias `{0}`: use 1-128 characters from A-Z a-z 0-9 _ . - starting with a letter or digit"
+    )]
+    InvalidAlias(String),
+    /// An alias that only art may set.
+    #[error("alias `{0}` is managed by art and cannot be set or removed by hand")]
+    ReservedAlias(String),
+    /// A type that is empty or contains characters other than a word.
+    #[error("invalid type `{0}`: use 1-64 characters from A-Z a-z 0-9 _ . -")]
+    InvalidType(String),
+    /// A reference that does not parse.
+    #[error("invalid reference `{0}`: use NAME, NAME:ALIAS, NAME:vN or NAME@DIGESTPREFIX (8+ hex)")]
+    InvalidRef(String),
+    /// A digest that is not 64 hex characters.
+    #[error("invalid digest `{0}`: expected 64 hex characters")]
+    InvalidDigest(String),
+    /// A manifest path that could escape the destination or is not canonical.
+    #[error("unsafe path `{path}` in manifest: {reason}")]
+    UnsafePath {
+        /// The offending path, as found.
+        path: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// Manifest bytes that are not a canonical manifest.
+    #[error("corrupt manifest: {0}")]
+    CorruptManifest(String),
+    /// A size that does not parse.
+    #[error("invalid size `{0}`: use a number with an optional unit, e.g. 500MB, 1GB, 1GiB, 1.5G")]
+    InvalidSize(String),
+}
+
+/// Result of the model's rules.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,438 @@
+//! The manifest: a version's sorted file list, its canonical bytes, and the path rules that
+//! keep a checkout inside its destination.
+
+use super::{Digest, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+
+/// Version of the canonical manifest encoding; readers refuse other values.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// A relative, `/`-separated, UTF-8 path that cannot leave the directory it is joined to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ManifestPath(String);
+
+impl ManifestPath {
+    /// Checks DESIGN's path rules: relative, `/`-separated, no empty, `.`, `..` or `.artifacts`
+    /// component, no NUL byte.
+    ///
+    /// # Errors
+    /// [`Error::UnsafePath`] naming the rule broken.
+    pub fn new(path: &str) -> Result<Self> {
+        let fail = |reason| {
+            Err(Error::UnsafePath {
+                path: path.to_owned(),
+                reason,
+            })
+        };
+        if path.is_empty() {
+            return fail("empty path");
+        }
+        if path.starts_with('/') {
+            return fail("absolute path");
+        }
+        if path.contains('\0') {
+            return fail("NUL byte");
+        }
+        for comp in path.split('/') {
+            match comp {
+                "" => return fail("empty component"),
+                "." | ".." => return fail("`.` or `..` component"),
+                ".artifacts" => return fail("`.artifacts` component"),
+                _ => {}
+            }
+        }
+        Ok(ManifestPath(path.to_owned()))
+    }
+
+    /// The path as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The components, in order.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+}
+
+impl fmt::Display for ManifestPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ManifestPath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ManifestPath::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a manifest entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A regular file; `digest` is the BLAKE3 of its content.
+    File,
+    /// A symbolic link; `digest` is the BLAKE3 of its target text.
+    Symlink,
+}
+
+/// One path of a version.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Where the entry lives, relative to the version's root.
+    pub path: ManifestPath,
+    /// File or symlink.
+    pub kind: EntryKind,
+    /// Content length in bytes (target length for a symlink).
+    pub size: u64,
+    /// BLAKE3 of the content (of the target text for a symlink).
+    pub digest: Digest,
+    /// Whether the owner-executable bit is set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exec: bool,
+    /// A symlink's target, as stored in the link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl ManifestEntry {
+    /// A regular file entry.
+    #[must_use]
+    pub fn file(path: ManifestPath, size: u64, digest: Digest, exec: bool) -> Self {
+        ManifestEntry {
+            path,
+            kind: EntryKind::File,
+            size,
+            digest,
+            exec,
+            target: None,
+        }
+    }
+
+    /// A symlink entry pointing at `target`.
+    #[must_use]
+    pub fn symlink(path: ManifestPath, target: String) -> Self {
+        ManifestEntry {
+            path,
+            kind: EntryKind::Symlink,
+            size: target.len() as u64,
+            digest: Digest::of(target.as_bytes()),
+            exec: false,
+            target: Some(target),
+        }
+    }
+
+    /// Whether two entries have the same content and mode (paths aside).
+    #[must_use]
+    pub fn same_content(&self, other: &ManifestEntry) -> bool {
+        self.kind == other.kind && self.digest == other.digest && self.exec == other.exec
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Encoded {
+    format: u32,
+    entries: Vec<ManifestEntry>,
+}
+
+/// A version's file list, sorted by path bytes, with no duplicate or overlapping paths.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    entries: Vec<ManifestEntry>,
+}
+
+impl Manifest {
+    /// Sorts `entries` and checks that no path repeats and no file sits where another
+    /// entry needs a directory (`a` and `a/b`).
+    ///
+    /// # Errors
+    /// [`Error::CorruptManifest`] on duplicates or overlaps.
+    pub fn new(mut entries: Vec<ManifestEntry>) -> Result<Self> {
+        entries.sort_unstable_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+        let paths: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        if paths.len() != entries.len() {
+            let dup = entries
+                .windows(2)
+                .find(|w| w[0].path == w[1].path)
+                .map(|w| w[0].path.to_string())
+                .unwrap_or_default();
+            return Err(Error::CorruptManifest(format!("duplicate path `{dup}`")));
+        }
+        for e in &entries {
+            let p = e.path.as_str();
+            for (i, _) in p.match_indices('/') {
+                if paths.contains(&p[..i]) {
+                    return Err(Error::CorruptManifest(format!(
+                        "`{}` is an entry and also a directory of `{p}`",
+                        &p[..i]
+                    )));
+                }
+            }
+        }
+        Ok(Manifest { entries })
+    }
+
+    /// The entries, sorted by path.
+    #[must_use]
+    pub fn entries(&self) -> &[ManifestEntry] {
+        &self.entries
+    }
+
+    /// Looks up one path.
+    #[must_use]
+    pub fn get(&self, path: &str) -> Option<&ManifestEntry> {
+        self.entries
+            .binary_search_by(|e| e.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    /// Number of entries.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the version has no entries.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Sum of the entries' sizes.
+    #[must_use]
+    pub fn total_size(&self) -> u64 {
+        self.entries.iter().map(|e| e.size).sum()
+    }
+
+    /// The canonical bytes: compact JSON, entries sorted by path, fields in fixed order,
+    /// defaults omitted. Equal manifests give equal bytes.
+    #[must_use]
+    pub fn to_canonical_bytes(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct EncodedRef<'a> {
+            format: u32,
+            entries: &'a [ManifestEntry],
+        }
+        serde_json::to_vec(&EncodedRef {
+            format: MANIFEST_FORMAT,
+            entries: &self.entries,
+        })
+        .expect("manifest fields always serialise to JSON")
+    }
+
+    /// The version digest: BLAKE3 of the canonical bytes.
+    #[must_use]
+    pub fn digest(&self) -> Digest {
+        Digest::of(&self.to_canonical_bytes())
+    }
+
+    /// Parses canonical bytes, checking every path rule; bytes that are not canonical
+    /// (unsorted, reformatted) are rejected, so a digest names exactly one manifest.
+    ///
+    /// # Errors
+    /// [`Error::CorruptManifest`] or [`Error::UnsafePath`].
+    pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Self> {
+        let enc: Encoded = serde_json::from_slice(bytes).map_err(|e| {
+            // Surface path-rule violations with their own message.
+            let msg = e.to_string();
+            Error::CorruptManifest(msg)
+        })?;
+        if enc.format != MANIFEST_FORMAT {
+            return Err(Error::CorruptManifest(format!(
+                "manifest format {} is not supported (this art reads {MANIFEST_FORMAT}); upgrade art",
+                enc.format
+            )));
+        }
+        let m = Manifest::new(enc.entries)?;
+        if m.to_canonical_bytes() != bytes {
+            return Err(Error::CorruptManifest(
+                "bytes are not in canonical form".into(),
+            ));
+        }
+        Ok(m)
+    }
+}
+
+/// How one path differs between two file lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "change")]
+pub enum Change {
+    /// Only in the new side.
+    Added {
+        /// The path.
+        path: String,
+        /// Its size on the new side.
+        size: u64,
+    },
+    /// Only in the old side.
+    Removed {
+        /// The path.
+        path: String,
+        /// Its size on the old side.
+        size: u64,
+    },
+    /// In both, with different content or mode.
+    Modified {
+        /// The path.
+        path: String,
+        /// Size on the old side.
+        old_size: u64,
+        /// Size on the new side.
+        new_size: u64,
+    },
+}
+
+impl Change {
+    /// The path the change is about.
+    #[must_use]
+    pub fn path(&self) -> &str {
+        match self {
+            Change::Added { path, .. }
+            | Change::Removed { path, .. }
+            | Change::Modified { path, .. } => path,
+        }
+    }
+}
+
+/// Compares two sorted entry lists (a merge walk, linear in their lengths).
+#[must_use]
+pub fn diff_entries(old: &[ManifestEntry], new: &[ManifestEntry]) -> Vec<Change> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < old.len() || j < new.len() {
+        let ord = match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) => a.path.as_str().cmp(b.path.as_str()),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, _) => std::cmp::Ordering::Greater,
+        };
+        match ord {
+            std::cmp::Ordering::Less => {
+                out.push(Change::Removed {
+                    path: old[i].path.to_string(),
+                    size: old[i].size,
+                });
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(Change::Added {
+                    path: new[j].path.to_string(),
+                    size: new[j].size,
+                });
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                if !old[i].same_content(&new[j]) {
+                    out.push(Change::Modified {
+                        path: old[i].path.to_string(),
+                        old_size: old[i].size,
+                        new_size: new[j].size,
+                    });
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(p: &str, content: &[u8]) -> ManifestEntry {
+        ManifestEntry::file(
+            ManifestPath::new(p).unwrap(),
+            content.len() as u64,
+            Digest::of(content),
+            false,
+        )
+    }
+
+    #[test]
+    fn path_rules() {
+        for ok in [
+            "a",
+            "a/b",
+            "dir with space/ünïcode.txt",
+            ".hidden",
+            "a..b",
+            "..a",
+        ] {
+            assert!(ManifestPath::new(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/x",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/",
+            "./a",
+            ".artifacts/x",
+            "a/.artifacts",
+            "a\0b",
+        ] {
+            assert!(ManifestPath::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn canonical_form_is_sorted_and_stable() {
+        let m1 = Manifest::new(vec![file("b", b"2"), file("a/x", b"1")]).unwrap();
+        let m2 = Manifest::new(vec![file("a/x", b"1"), file("b", b"2")]).unwrap();
+        assert_eq!(m1.to_canonical_bytes(), m2.to_canonical_bytes());
+        assert_eq!(m1.digest(), m2.digest());
+        let text = String::from_utf8(m1.to_canonical_bytes()).unwrap();
+        insta::assert_snapshot!(text);
+        assert_eq!(Manifest::from_canonical_bytes(text.as_bytes()).unwrap(), m1);
+    }
+
+    #[test]
+    fn rejects_non_canonical_and_crafted_bytes() {
+        let m = Manifest::new(vec![file("a", b"1"), file("b", b"2")]).unwrap();
+        let text = String::from_utf8(m.to_canonical_bytes()).unwrap();
+        let pretty = text.replace(",\"", ", \"");
+        assert!(Manifest::from_canonical_bytes(pretty.as_bytes()).is_err());
+        for crafted in ["../x", "/etc/x", "a//b", ".artifacts/x"] {
+            let evil = text.replacen("\"a\"", &format!("{crafted:?}"), 1);
+            let err = Manifest::from_canonical_bytes(evil.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("unsafe path"), "{crafted}: {err}");
+        }
+        assert!(Manifest::new(vec![file("a", b"1"), file("a", b"1")]).is_err());
+        assert!(Manifest::new(vec![file("a", b"1"), file("a/b", b"1")]).is_err());
+    }
+
+    #[test]
+    fn diff_is_a_merge_walk() {
+        let old = Manifest::new(vec![file("a", b"1"), file("b", b"2"), file("c", b"3")]).unwrap();
+        let new = Manifest::new(vec![file("b", b"2"), file("c", b"33"), file("d", b"4")]).unwrap();
+        let changes = diff_entries(old.entries(), new.entries());
+        assert_eq!(
+            changes,
+            vec![
+                Change::Removed {
+                    path: "a".into(),
+                    size: 1
+                },
+                Change::Modified {
+                    path: "c".into(),
+                    old_size: 1,
+                    new_size: 2
+                },
+                Change::Added {
+                    path: "d".into(),
+                    size: 1
+                },
+            ]
+        );
+    }
+}

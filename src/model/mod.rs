@@ -1,0 +1,20 @@
+//! Plain data types and the rules about them. Nothing here does I/O, so every rule is
+//! unit-testable: names, references, digests, manifests and sizes.
+
+mod digest;
+mod error;
+mod manifest;
+mod name;
+mod reference;
+mod size;
+mod time;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use manifest::{
+    Change, EntryKind, MANIFEST_FORMAT, Manifest, ManifestEntry, ManifestPath, diff_entries,
+};
+pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
+pub use reference::{Ref, Selector};
+pub use size::{Size, format_size};
+pub use time::{format_time, now_ms};

@@ -1,0 +1,140 @@
+//! Content-defined chunking of large files with FastCDC (min 256 KiB, avg 1 MiB, max 4 MiB),
+//! streaming so memory stays flat whatever the file size.
+
+use crate::model::Digest;
+use std::io::Read;
+
+/// Files larger than this are chunked; smaller ones are one blob.
+pub const CHUNK_THRESHOLD: u64 = 1 << 20;
+const MIN_CHUNK: u32 = 256 * 1024;
+const AVG_CHUNK: u32 = 1 << 20;
+/// The largest chunk FastCDC emits.
+pub const MAX_CHUNK: u32 = 4 << 20;
+
+/// One piece of a large file.
+#[derive(Debug)]
+pub struct Chunk {
+    /// BLAKE3 of the bytes.
+    pub hash: Digest,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// Iterates over the content-defined chunks of a reader, hashing each.
+pub struct Chunker<R: Read> {
+    inner: fastcdc::v2020::StreamCDC<R>,
+}
+
+impl<R: Read> Chunker<R> {
+    /// Chunks `reader` with art's fixed parameters (changing them would defeat dedup).
+    pub fn new(reader: R) -> Self {
+        Chunker {
+            inner: fastcdc::v2020::StreamCDC::new(reader, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK),
+        }
+    }
+}
+
+impl<R: Read> Iterator for Chunker<R> {
+    type Item = std::io::Result<Chunk>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next().map(|r| {
+            r.map(|c| Chunk {
+                hash: Digest::of(&c.data),
+                data: c.data,
+            })
+            .map_err(|e| match e {
+                fastcdc::v2020::Error::IoError(io) => io,
+                other => std::io::Error::other(other.to_string()),
+            })
+        })
+    }
+}
+
+/// Encodes a chunk list blob: the file digest, then per chunk its hash and length (u32 LE).
+/// Starting with the file digest lets the index be rebuilt from packs alone.
+#[must_use]
+pub fn chunk_list_encode(file_digest: &Digest, chunks: &[(Digest, u32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + chunks.len() * 36);
+    out.extend_from_slice(file_digest.as_bytes());
+    for (h, len) in chunks {
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out
+}
+
+/// Decodes a chunk list blob into the file digest and its chunks; `None` when malformed.
+#[must_use]
+pub fn chunk_list_decode(bytes: &[u8]) -> Option<(Digest, Vec<(Digest, u32)>)> {
+    if bytes.len() < 32 || (bytes.len() - 32) % 36 != 0 {
+        return None;
+    }
+    let file = Digest::from_slice(&bytes[..32]).ok()?;
+    let chunks = bytes[32..]
+        .chunks_exact(36)
+        .map(|c| {
+            let h = Digest::from_slice(&c[..32]).ok()?;
+            let len = u32::from_le_bytes(c[32..36].try_into().ok()?);
+            Some((h, len))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((file, chunks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn chunks(data: &[u8]) -> Vec<Chunk> {
+        Chunker::new(data)
+            .collect::<std::io::Result<Vec<_>>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn boundaries_respect_limits_and_reassemble() {
+        let data = pseudo_random(12 << 20, 7);
+        let cs = chunks(&data);
+        assert!(cs.len() >= 4);
+        for c in &cs[..cs.len() - 1] {
+            assert!(c.data.len() >= MIN_CHUNK as usize && c.data.len() <= MAX_CHUNK as usize);
+        }
+        let joined: Vec<u8> = cs.iter().flat_map(|c| c.data.iter().copied()).collect();
+        assert_eq!(joined, data);
+    }
+
+    #[test]
+    fn an_insertion_changes_only_nearby_chunks() {
+        let data = pseudo_random(16 << 20, 11);
+        let mut edited = data.clone();
+        let at = 8 << 20;
+        edited.splice(at..at, pseudo_random(4096, 99));
+        let before: HashSet<Digest> = chunks(&data).iter().map(|c| c.hash).collect();
+        let after = chunks(&edited);
+        let new: Vec<&Chunk> = after.iter().filter(|c| !before.contains(&c.hash)).collect();
+        let new_bytes: usize = new.iter().map(|c| c.data.len()).sum();
+        assert!(new.len() <= 2, "{} new chunks", new.len());
+        assert!(new_bytes <= 2 * MAX_CHUNK as usize);
+    }
+
+    #[test]
+    fn chunk_list_round_trip() {
+        let list = vec![(Digest::of(b"a"), 5), (Digest::of(b"b"), 1 << 20)];
+        let enc = chunk_list_encode(&Digest::of(b"file"), &list);
+        assert_eq!(chunk_list_decode(&enc), Some((Digest::of(b"file"), list)));
+        assert_eq!(chunk_list_decode(&enc[..40]), None);
+    }
+}

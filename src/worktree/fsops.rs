@@ -1,0 +1,206 @@
+//! The file operations of a checkout. Every write lands by temp file + rename in a parent that
+//! is verified to be a real directory inside the destination, so no byte leaves it.
+
+use super::error::io;
+use super::{Error, Result};
+use crate::model::{Digest, ManifestPath};
+use std::fs::{File, Permissions};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+/// BLAKE3 of a file's content, streamed.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn hash_file(path: &Path) -> Result<Digest> {
+    let file = File::open(path).map_err(io("read", path))?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(file).map_err(io("read", path))?;
+    Ok(hasher.finalize().into())
+}
+
+/// Creates the parent directories of `rel` under `dest`, refusing any component that exists
+/// as something other than a directory (a symlink above all).
+fn ensure_parent(dest: &Path, rel: &ManifestPath) -> Result<PathBuf> {
+    let mut dir = dest.to_path_buf();
+    let comps: Vec<&str> = rel.components().collect();
+    for comp in &comps[..comps.len() - 1] {
+        dir.push(comp);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Blocked {
+                    path: dest.join(rel.as_str()),
+                    blocker: dir,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir(&dir).map_err(io("create directory", &dir))?;
+            }
+            Err(e) => {
+                return Err(Error::Io {
+                    action: "inspect",
+                    path: dir,
+                    source: e,
+                });
+            }
+        }
+    }
+    Ok(dir)
+}
+
+/// Writes a file at `dest/rel` through a temporary file in the same directory, then renames
+/// it over whatever was there. `fill` writes the content; the file is left with mode 0755
+/// or 0644. Returns the final path.
+///
+/// # Errors
+/// When a parent is blocked, or on I/O failure (the temporary file is removed).
+pub fn write_file_atomically<E>(
+    dest: &Path,
+    rel: &ManifestPath,
+    exec: bool,
+    fill: impl FnOnce(&mut File) -> std::result::Result<(), E>,
+) -> Result<std::result::Result<PathBuf, E>> {
+    let parent = ensure_parent(dest, rel)?;
+    let target = dest.join(rel.as_str());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".art-tmp-")
+        .tempfile_in(&parent)
+        .map_err(io("create a temporary file in", &parent))?;
+    if let Err(e) = fill(tmp.as_file_mut()) {
+        return Ok(Err(e));
+    }
+    tmp.as_file_mut().flush().map_err(io("write", &target))?;
+    let mode = if exec { 0o755 } else { 0o644 };
+    tmp.as_file()
+        .set_permissions(Permissions::from_mode(mode))
+        .map_err(io("set permissions of", &target))?;
+    replace_dir_if_empty(&target)?;
+    tmp.persist(&target).map_err(|e| Error::Io {
+        action: "write",
+        path: target.clone(),
+        source: e.error,
+    })?;
+    Ok(Ok(target))
+}
+
+/// A checkout may need a file where an (emptied) directory is.
+fn replace_dir_if_empty(target: &Path) -> Result<()> {
+    if let Ok(m) = std::fs::symlink_metadata(target)
+        && m.is_dir()
+    {
+        std::fs::remove_dir(target).map_err(io(
+            "replace directory (it still holds ignored files?)",
+            target,
+        ))?;
+    }
+    Ok(())
+}
+
+/// Creates a symlink at `dest/rel` pointing at `target`, atomically.
+///
+/// # Errors
+/// When a parent is blocked, or on I/O failure.
+pub fn write_symlink_atomically(dest: &Path, rel: &ManifestPath, target: &str) -> Result<PathBuf> {
+    let parent = ensure_parent(dest, rel)?;
+    let final_path = dest.join(rel.as_str());
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = parent.join(format!(".art-tmp-link-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(io("create symlink", &tmp))?;
+    replace_dir_if_empty(&final_path)?;
+    std::fs::rename(&tmp, &final_path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Io {
+            action: "create symlink",
+            path: final_path.clone(),
+            source: e,
+        }
+    })?;
+    Ok(final_path)
+}
+
+/// Whether a symlink at `rel` pointing at `target` resolves inside the destination. Targets
+/// must be relative, may start with `..` components, and then descend only; this lexical rule
+/// is exact because art creates every parent directory itself, never through a symlink.
+#[must_use]
+pub fn symlink_stays_inside(rel: &ManifestPath, target: &str) -> bool {
+    let target = Path::new(target);
+    let mut depth: Vec<&str> = rel.components().collect();
+    depth.pop();
+    let mut descending = false;
+    for comp in target.components() {
+        match comp {
+            Component::ParentDir if !descending => {
+                if depth.pop().is_none() {
+                    return false;
+                }
+            }
+            Component::Normal(_) => descending = true,
+            Component::CurDir if !descending => {}
+            _ => return false,
+        }
+    }
+    descending
+}
+
+/// Removes a file or symlink at `dest/rel` (never a directory, never following a link).
+///
+/// # Errors
+/// On I/O failure other than the entry being gone already.
+pub fn remove_entry(dest: &Path, rel: &ManifestPath) -> Result<()> {
+    let path = dest.join(rel.as_str());
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::Io {
+            action: "remove",
+            path,
+            source: e,
+        }),
+    }
+}
+
+/// Removes the now-empty directories above the given relative paths, deepest first, never
+/// `dest` itself; directories that still hold anything stay.
+pub fn prune_empty_dirs<'a>(dest: &Path, removed: impl IntoIterator<Item = &'a ManifestPath>) {
+    let mut dirs: Vec<String> = Vec::new();
+    for rel in removed {
+        let s = rel.as_str();
+        for (i, _) in s.match_indices('/') {
+            dirs.push(s[..i].to_owned());
+        }
+    }
+    dirs.sort_unstable_by(|a, b| {
+        b.matches('/')
+            .count()
+            .cmp(&a.matches('/').count())
+            .then(b.cmp(a))
+    });
+    dirs.dedup();
+    for d in dirs {
+        let _ = std::fs::remove_dir(dest.join(d));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_targets() {
+        let p = |s: &str| ManifestPath::new(s).unwrap();
+        assert!(symlink_stays_inside(&p("a/link"), "b"));
+        assert!(symlink_stays_inside(&p("a/link"), "../b"));
+        assert!(symlink_stays_inside(&p("a/b/link"), "../../c/d"));
+        assert!(symlink_stays_inside(&p("a/link"), "./b"));
+        assert!(!symlink_stays_inside(&p("link"), "../b"));
+        assert!(!symlink_stays_inside(&p("a/link"), "../../b"));
+        assert!(!symlink_stays_inside(&p("a/link"), "/etc/passwd"));
+        assert!(!symlink_stays_inside(&p("a/link"), "b/../../x"));
+        assert!(!symlink_stays_inside(&p("a/link"), ".."));
+        assert!(!symlink_stays_inside(&p("a/link"), "."));
+    }
+}

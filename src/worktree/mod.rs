@@ -1,0 +1,13 @@
+//! Working directories: scanning one (ignore rules, stat metadata) and the file operations
+//! checkout is made of, each of which refuses to follow a symlink out of the destination.
+
+mod error;
+mod fsops;
+mod scan;
+
+pub use error::{Error, Result};
+pub use fsops::{
+    hash_file, prune_empty_dirs, remove_entry, symlink_stays_inside, write_file_atomically,
+    write_symlink_atomically,
+};
+pub use scan::{FileStat, ScannedEntry, ScannedKind, scan_dir, scan_paths, stat_of};
