@@ -1,1 +1,12 @@
+//! CLI tests: one binary, one module per area (the ripgrep harness, on assert_cmd).
 
+mod util;
+
+mod basics;
+mod checkout;
+mod crash;
+mod errors;
+mod fsck;
+mod inspect;
+mod log;
+mod props;

@@ -1,0 +1,189 @@
+//! The test harness: a fresh directory per test, the `art` binary with a clean environment,
+//! tree builders and readers, and insta filters for digests, times and temp paths.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A temporary work tree in which `art` runs.
+pub struct Env {
+    pub dir: assert_fs::TempDir,
+}
+
+impl Env {
+    /// An empty directory, no store.
+    pub fn new() -> Self {
+        Env { dir: assert_fs::TempDir::new().expect("create temp dir") }
+    }
+
+    /// A directory with a store (`art init` run).
+    pub fn init() -> Self {
+        let env = Self::new();
+        env.ok(&["init"]);
+        env
+    }
+
+    /// The root of the work tree.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// An absolute path inside the work tree.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file (creating parents).
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("create parents");
+        std::fs::write(&p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+    }
+
+    /// Writes several files.
+    pub fn tree(&self, files: &[(&str, &[u8])]) {
+        for (rel, content) in files {
+            self.write(rel, content);
+        }
+    }
+
+    /// The `art` binary with the cwd set to the work tree and no inherited art variables.
+    pub fn art(&self) -> Command {
+        let mut cmd = Command::cargo_bin("art").expect("art binary");
+        cmd.current_dir(self.root())
+            .env_remove("ART_STORE")
+            .env_remove("ART_RUN")
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100");
+        cmd
+    }
+
+    /// Runs art, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.art().args(args).output().expect("run art");
+        assert!(
+            out.status.success(),
+            "art {args:?} failed with {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs art, asserting exit code `code`; returns stderr (stdout appended after a marker).
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.art().args(args).output().expect("run art");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "art {args:?}: expected exit {code}\nstdout:\n{}\nstderr:\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        stderr
+    }
+
+    /// Runs art with `--json`, asserting success; returns the parsed value.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&full)).expect("valid JSON on stdout")
+    }
+
+    /// Every file under `rel` (relative path → content), symlinks as `-> target`.
+    pub fn read_tree(&self, rel: &str) -> BTreeMap<String, Vec<u8>> {
+        read_tree(&self.path(rel))
+    }
+
+    /// A listing of the whole store directory: path → size, for "store unchanged" checks.
+    pub fn store_snapshot(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        let store = self.path(".artifacts");
+        for e in walk(&store) {
+            let rel = e.strip_prefix(&store).expect("inside").to_string_lossy().into_owned();
+            // The WAL and shm files change with every open; the database content is compared by queries.
+            if rel.starts_with("index.db") {
+                continue;
+            }
+            out.insert(rel, std::fs::symlink_metadata(&e).map(|m| m.len()).unwrap_or(0));
+        }
+        out
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        let ft = e.file_type().expect("file type");
+        if ft.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Every file under `dir` (relative path → content), symlinks as `-> target`, with `*` appended
+/// to the path of executable files; `.artifacts` is skipped.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    for p in walk(dir) {
+        let rel = p.strip_prefix(dir).expect("inside").to_string_lossy().into_owned();
+        if rel.starts_with(".artifacts") {
+            continue;
+        }
+        let meta = std::fs::symlink_metadata(&p).expect("stat");
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&p).expect("readlink");
+            out.insert(rel, format!("-> {}", target.display()).into_bytes());
+        } else {
+            let exec = meta.permissions().mode() & 0o100 != 0;
+            let key = if exec { format!("{rel}*") } else { rel };
+            out.insert(key, std::fs::read(&p).expect("read"));
+        }
+    }
+    out
+}
+
+/// Insta settings that replace digests, times and temp paths with placeholders.
+pub fn insta_settings(env: &Env) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    let root = env.root().canonicalize().expect("canonical root");
+    s.add_filter(&regex_escape(&root.to_string_lossy()), "[tmp]");
+    s.add_filter(&regex_escape(&env.root().to_string_lossy()), "[tmp]");
+    s.add_filter(r"\b[0-9a-f]{64}\b", "[digest]");
+    s.add_filter(r"\b[0-9a-f]{12}\b", "[short]");
+    s.add_filter(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}Z)?", "[time]");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
