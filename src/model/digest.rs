@@ -120,7 +120,7 @@ mod tests {
         // `printf 'hello\n' | b3sum`
         assert_eq!(
             d.to_hex(),
-            "dc5a4edb8240b018124052c330270696f96771a63b45250a5c17d3000e823355"
+            "8e4c7c1b99dbfd50e7a95185fead5ee1448fa904a2fdd778eaf5f2dbfd629a99"
         );
         assert_eq!(d.to_hex().parse::<Digest>().unwrap(), d);
         assert!("xyz".parse::<Digest>().is_err());

@@ -46,7 +46,7 @@ mod tests {
         assert_eq!(super::format_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(
             super::format_time(1_795_442_400_000),
-            "2026-11-23T12:40:00Z"
+            "2026-11-23T14:00:00Z"
         );
         assert_eq!(super::format_time(951_782_400_000), "2000-02-29T00:00:00Z");
     }
