@@ -76,8 +76,14 @@ mod tests {
         let z = compress(&text, 3).expect("repetitive text compresses");
         assert!(z.len() < text.len() / 10);
         assert_eq!(decompress(&z, text.len()).unwrap(), text);
-        let noise: Vec<u8> = (0..10_000u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..10_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
             .collect();
         assert!(compress(&noise, 3).is_none());
         assert!(decompress(b"not zstd", 10).is_err());
