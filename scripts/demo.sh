@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The quick start: builds art, then runs the main job end to end on a copy of fixtures/
+# (log a dataset and a model, change the data, log again, compare, alias, restore, verify).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
+art="$repo/target/release/art"
+work="$(mktemp -d "${TMPDIR:-/tmp}/art-demo.XXXXXX")"
+cp -r "$repo/fixtures/." "$work/"
+cd "$work"
+step() { printf '\n$ art %s\n' "$*"; "$art" "$@"; }
+
+echo "demo directory: $work"
+step init
+step log dataset data -t dataset -a raw -m "toy dataset, first cut"
+step log model model -t model --metadata '{"val_acc": 0.81}'
+step log dataset data                        # nothing changed: no new version
+printf '500,0.12345,0.54321,1\n' >> data/train.csv
+rm data/README.md
+step log dataset data -m "one more row, no README"
+step versions dataset
+step diff dataset:v0 dataset:v1 || true      # exit 1 means "different", like diff(1)
+step alias set dataset:v1 best
+step ls
+step checkout dataset:raw restored           # v0, into a new directory
+diff -r restored "$repo/fixtures/data" && echo "restored/ is byte-identical to fixtures/data"
+step checkout dataset:v0                     # back in place: data/ is v0 again
+step verify dataset:best
+step fsck --read-data

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The full test command (README "Run all tests"; .ci/run calls exactly this):
+# formatting, lints as errors, then every test (unit, CLI, property, crash, doc).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolchain" >&2; exit 1; }
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked
