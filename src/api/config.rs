@@ -10,6 +10,7 @@ pub const STORE_FORMAT: u32 = 1;
 /// Settings read from `.artifacts/config.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Config {
     /// Store-wide settings.
     pub store: StoreSection,
@@ -47,15 +48,6 @@ impl Default for StoreSection {
 impl Default for CompressionSection {
     fn default() -> Self {
         CompressionSection { level: 3 }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            store: StoreSection::default(),
-            compression: CompressionSection::default(),
-        }
     }
 }
 

@@ -288,17 +288,16 @@ impl Store {
                 c.vouches_for(e.stat.size, e.stat.mtime_ns, e.stat.ctime_ns, e.stat.ino)
                     && ingest.has_content(&c.digest)
             });
-            match vouched {
-                Some(c) => results.push(Some(Ingested {
+            if let Some(c) = vouched {
+                results.push(Some(Ingested {
                     digest: c.digest,
                     size: c.size,
                     cache: None,
                     chunk_list: None,
-                })),
-                None => {
-                    results.push(None);
-                    to_read.push(i);
-                }
+                }));
+            } else {
+                results.push(None);
+                to_read.push(i);
             }
         }
         let read_bytes: u64 = to_read.iter().map(|&i| entries[i].stat.size).sum();
@@ -334,29 +333,26 @@ impl Store {
         for (path, entry) in &stat_updates {
             sq::put(&tx, path, entry)?;
         }
-        let artifact = match vq::try_artifact(&tx, opts.name.as_str())? {
-            Some(a) => {
-                if let Some(t) = &opts.kind
-                    && a.kind != t.as_str()
-                {
-                    return Err(Error::TypeMismatch {
-                        name: a.name,
-                        existing: a.kind,
-                        given: t.to_string(),
-                    });
-                }
-                a
+        let artifact = if let Some(a) = vq::try_artifact(&tx, opts.name.as_str())? {
+            if let Some(t) = &opts.kind
+                && a.kind != t.as_str()
+            {
+                return Err(Error::TypeMismatch {
+                    name: a.name,
+                    existing: a.kind,
+                    given: t.to_string(),
+                });
             }
-            None => {
-                let kind = opts
-                    .kind
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_TYPE.parse().expect("valid default type"));
-                let id = vq::insert_artifact(&tx, &opts.name, &kind, now)?;
-                vq::try_artifact(&tx, opts.name.as_str())?.ok_or(crate::index::Error::Corrupt(
-                    format!("artifact {id} vanished"),
-                ))?
-            }
+            a
+        } else {
+            let kind = opts
+                .kind
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TYPE.parse().expect("valid default type"));
+            let id = vq::insert_artifact(&tx, &opts.name, &kind, now)?;
+            vq::try_artifact(&tx, opts.name.as_str())?.ok_or(crate::index::Error::Corrupt(
+                format!("artifact {id} vanished"),
+            ))?
         };
         let latest = match vq::alias_target(&tx, artifact.id, AliasName::LATEST)? {
             Some(id) => vq::version_by_id(&tx, id)?,

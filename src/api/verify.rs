@@ -193,9 +193,8 @@ impl Store {
                 .sum();
             notes.push(format!("{} unreferenced pack(s), {} (left by an interrupted command; `art gc` removes them)", orphans.len(), format_size(bytes)));
         }
-        let tmp_files = std::fs::read_dir(self.dir.join("tmp"))
-            .map(|d| d.count())
-            .unwrap_or(0);
+        let tmp_files =
+            std::fs::read_dir(self.dir.join("tmp")).map_or(0, std::iter::Iterator::count);
         if tmp_files > 0 {
             notes.push(format!(
                 "{tmp_files} temporary file(s) in tmp/ (`art gc` removes them)"

@@ -157,13 +157,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j - 1] + cost).min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
+            d[i][j] = (d[i - 1][j - 1] + cost)
+                .min(d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -215,7 +217,10 @@ mod tests {
     fn suggestions() {
         let names = ["dataset", "model", "datasets-raw", "code"];
         assert_eq!(closest_names("datset", names), vec!["dataset"]);
-        assert_eq!(closest_names("modle", names).first().map(String::as_str), Some("model"));
+        assert_eq!(
+            closest_names("modle", names).first().map(String::as_str),
+            Some("model")
+        );
         assert!(closest_names("zzzzzz", names).is_empty());
     }
 }

@@ -66,7 +66,7 @@ pub fn chunk_list_encode(file_digest: &Digest, chunks: &[(Digest, u32)]) -> Vec<
 /// Decodes a chunk list blob into the file digest and its chunks; `None` when malformed.
 #[must_use]
 pub fn chunk_list_decode(bytes: &[u8]) -> Option<(Digest, Vec<(Digest, u32)>)> {
-    if bytes.len() < 32 || (bytes.len() - 32) % 36 != 0 {
+    if bytes.len() < 32 || !(bytes.len() - 32).is_multiple_of(36) {
         return None;
     }
     let file = Digest::from_slice(&bytes[..32]).ok()?;
@@ -93,7 +93,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                (x >> 24) as u8
+                (x >> 24).to_le_bytes()[0]
             })
             .collect()
     }

@@ -82,7 +82,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                (x >> 24) as u8
+                (x >> 24).to_le_bytes()[0]
             })
             .collect();
         assert!(compress(&noise, 3).is_none());

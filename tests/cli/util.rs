@@ -14,7 +14,9 @@ pub struct Env {
 impl Env {
     /// An empty directory, no store.
     pub fn new() -> Self {
-        Env { dir: assert_fs::TempDir::new().expect("create temp dir") }
+        Env {
+            dir: assert_fs::TempDir::new().expect("create temp dir"),
+        }
     }
 
     /// A directory with a store (`art init` run).
@@ -102,12 +104,16 @@ impl Env {
         let mut out = BTreeMap::new();
         let store = self.path(".artifacts");
         for e in walk(&store) {
-            let rel = e.strip_prefix(&store).expect("inside").to_string_lossy().into_owned();
+            let rel = e
+                .strip_prefix(&store)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
             // The WAL and shm files change with every open; the database content is compared by queries.
             if rel.starts_with("index.db") {
                 continue;
             }
-            out.insert(rel, std::fs::symlink_metadata(&e).map(|m| m.len()).unwrap_or(0));
+            out.insert(rel, std::fs::symlink_metadata(&e).map_or(0, |m| m.len()));
         }
         out
     }
@@ -115,7 +121,9 @@ impl Env {
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for e in rd.flatten() {
         let p = e.path();
         let ft = e.file_type().expect("file type");
@@ -134,7 +142,11 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = BTreeMap::new();
     for p in walk(dir) {
-        let rel = p.strip_prefix(dir).expect("inside").to_string_lossy().into_owned();
+        let rel = p
+            .strip_prefix(dir)
+            .expect("inside")
+            .to_string_lossy()
+            .into_owned();
         if rel.starts_with(".artifacts") {
             continue;
         }
@@ -177,13 +189,16 @@ fn regex_escape(s: &str) -> String {
 
 /// Deterministic pseudo-random bytes.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) | 1;
+    let mut x = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407)
+        | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            (x >> 24) as u8
+            (x >> 24).to_le_bytes()[0]
         })
         .collect()
 }

@@ -84,7 +84,7 @@ impl PackFile {
         if self.len < HEADER_LEN + FOOTER_LEN {
             return Err(self.corrupt("too short to be a pack"));
         }
-        let header = self.read_at(0, HEADER_LEN as usize)?;
+        let header = self.read_at(0, usize::try_from(HEADER_LEN).expect("12 bytes"))?;
         if &header[..8] != MAGIC {
             return Err(self.corrupt("bad magic"));
         }
@@ -94,7 +94,10 @@ impl PackFile {
                 "pack format {format} is not supported (this art reads {PACK_FORMAT}); upgrade art"
             )));
         }
-        let footer = self.read_at(self.len - FOOTER_LEN, FOOTER_LEN as usize)?;
+        let footer = self.read_at(
+            self.len - FOOTER_LEN,
+            usize::try_from(FOOTER_LEN).expect("36 bytes"),
+        )?;
         let count = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
         let checksum = Digest::from_slice(&footer[4..]).expect("32 bytes");
         let trailer_len = count * ENTRY_LEN as u64;

@@ -1,6 +1,6 @@
 //! Writing packs: into `tmp/`, then fsync, rename into `packs/`, fsync the directory.
 
-use super::format::{HEADER_LEN, MAGIC, PACK_FORMAT};
+use super::format::{MAGIC, PACK_FORMAT};
 use super::{BlobKind, PackEntry, pack_path};
 use crate::model::Digest;
 use crate::store::error::io;
@@ -49,7 +49,7 @@ impl OpenPack {
             offset: 0,
             entries: Vec::new(),
         };
-        let mut header = Vec::with_capacity(HEADER_LEN as usize);
+        let mut header = Vec::with_capacity(12);
         header.extend_from_slice(MAGIC);
         header.extend_from_slice(&PACK_FORMAT.to_le_bytes());
         pack.write(&header)?;
