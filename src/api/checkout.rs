@@ -171,9 +171,14 @@ impl Store {
                 sources.insert(e.digest, self.file_source(&packs, &e.digest)?);
             }
         }
-        if !dest_exists {
+        // The stat cache is keyed by canonical paths: a relative or non-canonical DEST created
+        // now must be resolved too, or the next checkout would not know what art wrote.
+        let dest = if dest_exists {
+            dest
+        } else {
             std::fs::create_dir_all(&dest).map_err(io("create directory", &dest))?;
-        }
+            dest.canonicalize().map_err(io("resolve", &dest))?
+        };
 
         for rel in &plan.deletes {
             remove_entry(&dest, rel)?;

@@ -13,7 +13,7 @@ use crate::model::{
 use crate::store::{
     BlobKind, CHUNK_THRESHOLD, Chunker, Codec, Packer, chunk_list_encode, compress,
 };
-use crate::worktree::{ScannedEntry, ScannedKind, scan_dir, scan_paths, stat_of};
+use crate::worktree::{ScannedEntry, ScannedKind, scan_dir, scan_named, stat_of};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
@@ -236,6 +236,7 @@ impl Store {
             )));
         }
         let mut paths = Vec::with_capacity(opts.paths.len());
+        let mut names = Vec::with_capacity(opts.paths.len());
         for p in &opts.paths {
             let canon = p.canonicalize().map_err(|e| {
                 if e.kind() == std::io::ErrorKind::NotFound {
@@ -248,13 +249,38 @@ impl Store {
                     }
                 }
             })?;
+            // Scans skip `.artifacts`; naming one (or a path inside it) must not version a store.
+            let in_store = canon.strip_prefix(self.root()).is_ok_and(|rel| {
+                rel.components()
+                    .any(|c| c.as_os_str() == crate::api::STORE_DIR)
+            });
+            if in_store {
+                return Err(Error::Worktree(crate::worktree::Error::Walk {
+                    path: p.clone(),
+                    message: "it is inside an art store (`.artifacts`), which art never versions"
+                        .into(),
+                }));
+            }
+            // A path is stored under the name given, not its symlink target's (as `cp` does);
+            // `.` and `..` have no name of their own and take the resolved directory's.
+            let name = p.file_name().or_else(|| canon.file_name()).ok_or_else(|| {
+                crate::worktree::Error::Walk {
+                    path: p.clone(),
+                    message: "has no file name".into(),
+                }
+            })?;
+            let name = name
+                .to_str()
+                .ok_or_else(|| crate::worktree::Error::NotUtf8(p.clone()))?
+                .to_owned();
+            names.push((canon.clone(), name));
             paths.push(canon);
         }
         let single_dir = paths.len() == 1 && paths[0].is_dir();
         let entries = if single_dir {
             scan_dir(&paths[0], &self.interrupt)?
         } else {
-            scan_paths(&paths, &self.interrupt)?
+            scan_named(&names, &self.interrupt)?
         };
         let source_path = single_dir.then(|| relative_to_root(self.root(), &paths[0]));
 

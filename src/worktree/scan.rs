@@ -218,9 +218,37 @@ pub fn scan_paths(
     paths: &[PathBuf],
     interrupt: &std::sync::atomic::AtomicBool,
 ) -> Result<Vec<ScannedEntry>> {
+    let named = paths
+        .iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .ok_or_else(|| Error::Walk {
+                    path: p.clone(),
+                    message: "has no file name".into(),
+                })?
+                .to_str()
+                .ok_or_else(|| Error::NotUtf8(p.clone()))?
+                .to_owned();
+            Ok((p.clone(), name))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    scan_named(&named, interrupt)
+}
+
+/// As [`scan_paths`], with the name each path gets in the version given explicitly (so a
+/// path resolved through a symlink keeps the name the user typed).
+///
+/// # Errors
+/// As [`scan_paths`].
+pub fn scan_named(
+    paths: &[(PathBuf, String)],
+    interrupt: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<ScannedEntry>> {
     let mut out = Vec::new();
     let mut names = std::collections::HashSet::new();
-    for p in paths {
+    for (p, name) in paths {
+        let name = name.clone();
         let meta = std::fs::symlink_metadata(p).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::NotFound(p.clone())
@@ -232,15 +260,6 @@ pub fn scan_paths(
                 }
             }
         })?;
-        let name = p
-            .file_name()
-            .ok_or_else(|| Error::Walk {
-                path: p.clone(),
-                message: "has no file name".into(),
-            })?
-            .to_str()
-            .ok_or_else(|| Error::NotUtf8(p.clone()))?
-            .to_owned();
         if !names.insert(name.clone()) {
             return Err(Error::DuplicateName(name));
         }
