@@ -149,7 +149,7 @@ impl Ingest<'_> {
                 self.chunked_file(&data[..], path)?
             }
         } else {
-            self.chunked_file(std::io::BufReader::with_capacity(1 << 20, file), path)?
+            self.chunked_file(file, path)?
         };
         self.progress.advance(size);
         // A file modified while it was read is versioned as read, but not cached.
@@ -171,6 +171,8 @@ impl Ingest<'_> {
         })
     }
 
+    /// Chunks a large file a window at a time: cut points are found in order, then the
+    /// window's chunks are hashed and compressed in parallel, so one big file uses every core.
     fn chunked_file(
         &self,
         reader: impl std::io::Read,
@@ -179,18 +181,23 @@ impl Ingest<'_> {
         let mut file_hasher = blake3::Hasher::new();
         let mut chunks = Vec::new();
         let mut size = 0u64;
-        for chunk in Chunker::new(reader) {
+        let mut chunker = Chunker::new(reader);
+        while let Some((window, cuts)) = chunker.next_window().map_err(io("read", path))? {
             if self.interrupt.load(Ordering::Relaxed) {
                 return Err(Error::Interrupted);
             }
-            let chunk = chunk.map_err(io("read", path))?;
-            file_hasher.update(&chunk.data);
-            size += chunk.data.len() as u64;
-            self.put(chunk.hash, BlobKind::Data, &chunk.data)?;
-            chunks.push((
-                chunk.hash,
-                u32::try_from(chunk.data.len()).expect("chunks are at most 4 MiB"),
-            ));
+            file_hasher.update_rayon(window);
+            size += window.len() as u64;
+            let hashed: Vec<(Digest, u32)> = cuts
+                .par_iter()
+                .map(|&(offset, len)| {
+                    let data = &window[offset..offset + len];
+                    let hash = Digest::of(data);
+                    self.put(hash, BlobKind::Data, data)?;
+                    Ok((hash, u32::try_from(len).expect("chunks are at most 4 MiB")))
+                })
+                .collect::<Result<_>>()?;
+            chunks.extend(hashed);
         }
         let digest = Digest::from(file_hasher.finalize());
         let list = chunk_list_encode(&digest, &chunks);

@@ -11,42 +11,66 @@ const AVG_CHUNK: u32 = 1 << 20;
 /// The largest chunk FastCDC emits.
 pub const MAX_CHUNK: u32 = 4 << 20;
 
-/// One piece of a large file.
-#[derive(Debug)]
-pub struct Chunk {
-    /// BLAKE3 of the bytes.
-    pub hash: Digest,
-    /// The bytes.
-    pub data: Vec<u8>,
-}
+/// Bytes read per window: several maximum-size chunks, so chunks of one window can be hashed
+/// and compressed in parallel while memory stays bounded.
+const WINDOW: usize = 16 << 20;
 
-/// Iterates over the content-defined chunks of a reader, hashing each.
+/// Cuts a reader into content-defined chunks, a window at a time, reusing one buffer; memory
+/// stays flat whatever the file size. Cut points equal those of chunking the whole file at
+/// once: a chunk is only emitted when the bytes after its start are all in the window (or
+/// the file ends), since FastCDC looks no further than `MAX_CHUNK` ahead.
 pub struct Chunker<R: Read> {
-    inner: fastcdc::v2020::StreamCDC<R>,
+    reader: R,
+    buf: Vec<u8>,
+    filled: usize,
+    consumed: usize,
+    eof: bool,
 }
 
 impl<R: Read> Chunker<R> {
     /// Chunks `reader` with art's fixed parameters (changing them would defeat dedup).
     pub fn new(reader: R) -> Self {
         Chunker {
-            inner: fastcdc::v2020::StreamCDC::new(reader, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK),
+            reader,
+            buf: vec![0; WINDOW],
+            filled: 0,
+            consumed: 0,
+            eof: false,
         }
     }
-}
 
-impl<R: Read> Iterator for Chunker<R> {
-    type Item = std::io::Result<Chunk>;
-    fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next().map(|r| {
-            r.map(|c| Chunk {
-                hash: Digest::of(&c.data),
-                data: c.data,
-            })
-            .map_err(|e| match e {
-                fastcdc::v2020::Error::IoError(io) => io,
-                other => std::io::Error::other(other.to_string()),
-            })
-        })
+    /// The next window of bytes and the `(offset, len)` of the complete chunks in it, in
+    /// order; `None` at the end of the input.
+    ///
+    /// # Errors
+    /// Read errors of the underlying reader.
+    pub fn next_window(&mut self) -> std::io::Result<Option<(&[u8], Vec<(usize, usize)>)>> {
+        // Carry the unchunked tail to the front, then fill the rest.
+        self.buf.copy_within(self.consumed..self.filled, 0);
+        self.filled -= self.consumed;
+        self.consumed = 0;
+        while !self.eof && self.filled < self.buf.len() {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.filled == 0 {
+            return Ok(None);
+        }
+        let data = &self.buf[..self.filled];
+        let mut cuts: Vec<(usize, usize)> =
+            fastcdc::v2020::FastCDC::new(data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+                .map(|c| (c.offset, c.length))
+                .collect();
+        if !self.eof && cuts.len() > 1 {
+            // The last chunk may have been cut short by the window's end: chunk it again next time.
+            cuts.pop();
+        }
+        self.consumed = cuts.last().map_or(0, |(o, l)| o + l);
+        Ok(Some((&self.buf[..self.consumed], cuts)))
     }
 }
 
@@ -98,10 +122,35 @@ mod tests {
             .collect()
     }
 
+    struct Chunk {
+        hash: Digest,
+        data: Vec<u8>,
+    }
+
     fn chunks(data: &[u8]) -> Vec<Chunk> {
-        Chunker::new(data)
-            .collect::<std::io::Result<Vec<_>>>()
-            .unwrap()
+        let mut chunker = Chunker::new(data);
+        let mut out = Vec::new();
+        while let Some((window, cuts)) = chunker.next_window().unwrap() {
+            for (o, l) in cuts {
+                let bytes = window[o..o + l].to_vec();
+                out.push(Chunk {
+                    hash: Digest::of(&bytes),
+                    data: bytes,
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn windows_cut_where_one_pass_cuts() {
+        let data = pseudo_random(40 << 20, 3);
+        let windowed: Vec<usize> = chunks(&data).iter().map(|c| c.data.len()).collect();
+        let whole: Vec<usize> =
+            fastcdc::v2020::FastCDC::new(&data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+                .map(|c| c.length)
+                .collect();
+        assert_eq!(windowed, whole);
     }
 
     #[test]

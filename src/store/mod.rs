@@ -6,9 +6,7 @@ mod compress;
 mod error;
 pub mod pack;
 
-pub use chunker::{
-    CHUNK_THRESHOLD, Chunk, Chunker, MAX_CHUNK, chunk_list_decode, chunk_list_encode,
-};
+pub use chunker::{CHUNK_THRESHOLD, Chunker, MAX_CHUNK, chunk_list_decode, chunk_list_encode};
 pub use compress::{Codec, compress, decompress};
 pub use error::{Error, Result};
 pub use pack::{BlobKind, PackEntry, PackFile, PackOutcome, Packer, pack_path};

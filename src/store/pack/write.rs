@@ -84,13 +84,14 @@ impl OpenPack {
             path: self.tmp_path.clone(),
             source: e.into_error(),
         })?;
-        file.sync_all().map_err(io("fsync pack", &self.tmp_path))?;
         drop(file);
+        // Renamed now but made durable in `Packer::finish`, so the disk writes back while art
+        // keeps working. Until then the pack is unknown to the index: a crash leaves at
+        // worst an unreferenced pack, which fsck reports and gc removes.
         let dest = pack_path(store_dir, &hash);
         let dir = dest.parent().expect("pack paths have a parent");
         std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
         std::fs::rename(&self.tmp_path, &dest).map_err(io("move pack into", &dest))?;
-        sync_dir(dir)?;
         Ok(PackOutcome {
             hash,
             size,
@@ -189,13 +190,33 @@ impl Packer {
             + self.current.as_ref().map_or(0, |p| p.offset)
     }
 
-    /// Closes the open pack and returns every pack written.
+    /// Closes the open pack, makes every pack written durable (fsync of each file and of
+    /// the directories holding them) and returns them; only then may the index refer to them.
     ///
     /// # Errors
     /// On I/O failure.
     pub fn finish(mut self) -> Result<Vec<PackOutcome>> {
         self.flush()?;
-        Ok(std::mem::take(&mut self.done))
+        let done = std::mem::take(&mut self.done);
+        let mut dirs = std::collections::BTreeSet::new();
+        for pack in &done {
+            let path = pack_path(&self.store_dir, &pack.hash);
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(io("fsync pack", &path))?;
+            dirs.insert(
+                path.parent()
+                    .expect("pack paths have a parent")
+                    .to_path_buf(),
+            );
+        }
+        if !done.is_empty() {
+            dirs.insert(self.store_dir.join("packs"));
+        }
+        for dir in dirs {
+            sync_dir(&dir)?;
+        }
+        Ok(done)
     }
 }
 
