@@ -106,6 +106,9 @@ pub enum Error {
     /// The destination is not a directory.
     #[error("destination `{}` exists and is not a directory; pick a directory", .0.display())]
     DestNotDir(PathBuf),
+    /// The destination is the store or inside it.
+    #[error("destination `{}` is inside the store; pick a directory outside `.artifacts`", .0.display())]
+    DestInStore(PathBuf),
     /// No destination given and the version records none.
     #[error("`{0}` was not logged from a directory, so it has no default destination; give DEST")]
     NoDefaultDest(String),

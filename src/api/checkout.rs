@@ -130,6 +130,9 @@ impl Store {
             (None, Some(src)) => self.root().join(src),
             (None, None) => return Err(Error::NoDefaultDest(reference)),
         };
+        if inside_store(&self.dir, &dest) {
+            return Err(Error::DestInStore(dest));
+        }
         match std::fs::metadata(&dest) {
             Ok(m) if !m.is_dir() => return Err(Error::DestNotDir(dest)),
             Ok(_) => {}
@@ -431,4 +434,30 @@ fn write_entry(
             Ok(WriteResult::Written(path))
         }
     }
+}
+
+/// Whether `dest` is the store directory or inside it (resolving the longest existing prefix,
+/// since DEST may not exist yet).
+fn inside_store(store_dir: &Path, dest: &Path) -> bool {
+    let absolute = if dest.is_absolute() {
+        dest.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| dest.to_path_buf(), |c| c.join(dest))
+    };
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let Some(parent) = existing.parent() else {
+            break;
+        };
+        rest.push(existing.file_name().map(std::ffi::OsStr::to_owned));
+        existing = parent;
+    }
+    let mut resolved = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    for name in rest.into_iter().rev().flatten() {
+        resolved.push(name);
+    }
+    resolved.starts_with(store_dir)
 }

@@ -51,7 +51,15 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
     opts.description = args.description;
     opts.metadata = args.metadata.unwrap_or_default();
     opts.run = args.run;
+    let meta_given = opts.description.is_some() || !opts.metadata.is_empty() || opts.run.is_some();
     let out = store.log(opts)?;
+    if out.unchanged && meta_given && !ctx.quiet {
+        eprintln!(
+            "note: content unchanged, so no new version: description, metadata and run were not applied \
+             (change them with `art meta set {}`)",
+            out.reference
+        );
+    }
     ctx.emit(&out, || {
         if out.unchanged {
             let aliases = if out.aliases.is_empty() {

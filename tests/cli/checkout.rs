@@ -417,3 +417,15 @@ fn human_output() {
     let json: Value = env.json(&["checkout", "ds:v1", "out"]);
     assert_eq!(json["dest"], dest.to_str().unwrap());
 }
+
+#[test]
+fn refuses_a_destination_inside_the_store() {
+    let env = two_versions();
+    let before = env.store_snapshot();
+    for dest in [".artifacts", ".artifacts/packs", ".artifacts/new/dir"] {
+        let err = env.fails(&["checkout", "ds:v0", dest], 1);
+        assert!(err.contains("inside the store"), "{dest}: {err}");
+    }
+    assert_eq!(env.store_snapshot(), before);
+    assert!(!env.path(".artifacts/new").exists());
+}

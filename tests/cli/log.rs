@@ -512,3 +512,22 @@ fn json_output() {
     assert!(out["stored_bytes"].as_u64().unwrap() > 0);
     assert_eq!(out["new_blobs"], 3, "two files and the manifest");
 }
+
+#[test]
+fn unchanged_content_says_that_metadata_was_not_applied() {
+    let env = Env::init();
+    env.write("data/a.txt", "a");
+    env.ok(&["log", "ds", "data"]);
+    let out = env
+        .art()
+        .args(["log", "ds", "data", "-m", "again"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not applied") && stderr.contains("art meta set ds:v0"),
+        "{stderr}"
+    );
+    assert!(env.json(&["show", "ds"])["description"].is_null());
+}
