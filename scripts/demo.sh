@@ -8,7 +8,7 @@ art="$repo/target/release/art"
 work="$(mktemp -d "${TMPDIR:-/tmp}/art-demo.XXXXXX")"
 cp -r "$repo/fixtures/." "$work/"
 cd "$work"
-step() { printf '\n$ art %s\n' "$*"; "$art" "$@"; }
+step() { printf '\n$ art'; printf ' %q' "$@"; printf '\n'; "$art" "$@"; }
 
 echo "demo directory: $work"
 step init
