@@ -51,6 +51,9 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A configuration value or key that art does not accept.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
     /// A file system operation on the store failed.
     #[error("cannot {action} `{}`: {source}", path.display())]
     Io {
@@ -88,6 +91,14 @@ pub enum Error {
     /// The version was deleted.
     #[error("`{0}` was deleted; pick another version (`art versions`)")]
     Deleted(String),
+    /// A version to delete still has aliases.
+    #[error("`{version}` has aliases {}; move them (`art alias set`) or pass --delete-aliases", .aliases.join(", "))]
+    HasAliases {
+        /// The version.
+        version: String,
+        /// Its aliases other than `latest`.
+        aliases: Vec<String>,
+    },
     /// A log gave a type other than the artifact's.
     #[error(
         "artifact `{name}` has type `{existing}`, not `{given}`; use another name or `-t {existing}`"
@@ -166,7 +177,7 @@ impl Error {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Conflicts { .. } => ErrorKind::Refused,
+            Error::Conflicts { .. } | Error::HasAliases { .. } => ErrorKind::Refused,
             _ => ErrorKind::Failure,
         }
     }

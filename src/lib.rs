@@ -27,6 +27,7 @@
 
 mod api;
 mod error;
+pub mod gc;
 pub mod index;
 pub mod model;
 pub mod store;
@@ -36,5 +37,8 @@ pub use api::{
     AliasOutcome, ArtifactSummary, CheckoutMode, CheckoutOptions, CheckoutOutcome, Config,
     DiffOutcome, DiffTarget, FileInfo, FsckOutcome, InitOutcome, LogOptions, LogOutcome,
     MetaOptions, NoProgress, Progress, Store, VerifyOutcome, VersionInfo,
+};
+pub use api::{
+    CONFIG_KEYS, DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome,
 };
 pub use error::{Error, ErrorKind, Result};

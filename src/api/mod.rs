@@ -3,6 +3,7 @@
 mod checkout;
 mod config;
 mod content;
+mod gc;
 mod init;
 mod log;
 mod meta;
@@ -10,7 +11,8 @@ mod query;
 mod verify;
 
 pub use checkout::{CheckoutMode, CheckoutOptions, CheckoutOutcome};
-pub use config::Config;
+pub use config::{CONFIG_KEYS, Config};
+pub use gc::{DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome};
 pub use init::InitOutcome;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
@@ -51,6 +53,8 @@ pub struct Store {
     config: Config,
     interrupt: Arc<AtomicBool>,
     progress: Arc<dyn Progress>,
+    /// `.artifacts/lock`, held shared while the store is open and exclusive while gc deletes.
+    lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Store {
@@ -76,6 +80,7 @@ impl Store {
             .canonicalize()
             .map_err(crate::error::io("open store", &dir))?;
         let config = Config::load(&dir)?;
+        let lock = open_lock(&dir)?;
         let conn = crate::index::open(&dir.join("index.db"))?;
         Ok(Store {
             dir,
@@ -83,6 +88,7 @@ impl Store {
             config,
             interrupt: Arc::new(AtomicBool::new(false)),
             progress: Arc::new(NoProgress),
+            lock,
         })
     }
 
@@ -205,4 +211,35 @@ pub fn find_store_dir(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .map(|d| d.join(STORE_DIR))
         .find(|d| d.join("index.db").is_file())
+}
+
+/// Opens `.artifacts/lock` and takes a shared lock on it: every command holds one while it
+/// works, so gc's exclusive lock waits until no command is reading or committing.
+fn open_lock(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(crate::error::io("open lock file", &path))?;
+    file.lock_shared()
+        .map_err(crate::error::io("lock", &path))?;
+    Ok(file)
+}
+
+impl Store {
+    /// Turns the shared lock into an exclusive one, waiting for other commands to finish.
+    pub(crate) fn lock_exclusive(&self) -> Result<()> {
+        self.lock
+            .lock()
+            .map_err(crate::error::io("lock", self.dir.join("lock")))
+    }
+
+    /// Goes back to a shared lock.
+    pub(crate) fn lock_shared_again(&self) -> Result<()> {
+        self.lock
+            .lock_shared()
+            .map_err(crate::error::io("lock", self.dir.join("lock")))
+    }
 }

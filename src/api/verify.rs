@@ -136,7 +136,19 @@ impl Store {
         let rows = bq::all_packs(&self.conn)?;
         let known: HashSet<_> = rows.iter().map(|r| r.hash).collect();
         let mut blobs_read = 0u64;
-        for row in &rows {
+        let evicted = rows
+            .iter()
+            .filter(|r| r.remote_state.as_deref() == Some("evicted"))
+            .count();
+        if evicted > 0 {
+            notes.push(format!(
+                "{evicted} pack(s) evicted to a remote (not checked locally)"
+            ));
+        }
+        for row in rows
+            .iter()
+            .filter(|r| r.remote_state.as_deref() != Some("evicted"))
+        {
             let path = pack_path(&self.dir, &row.hash);
             let pack = match PackFile::at(&path) {
                 Ok(p) => p,
@@ -231,7 +243,7 @@ impl Store {
 }
 
 /// Every `packs/xx/<hash>.pack` file, by the hash in its name.
-fn pack_files_on_disk(dir: &Path) -> Vec<(crate::model::Digest, PathBuf)> {
+pub(crate) fn pack_files_on_disk(dir: &Path) -> Vec<(crate::model::Digest, PathBuf)> {
     let mut out = Vec::new();
     let Ok(top) = std::fs::read_dir(dir.join("packs")) else {
         return out;

@@ -84,5 +84,8 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
             out.aliases.join(", ")
         )
     })?;
+    if !out.unchanged {
+        super::lifecycle::auto_gc(ctx, &mut store)?;
+    }
     Ok(0)
 }

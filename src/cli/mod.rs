@@ -4,6 +4,7 @@
 mod checkout;
 mod inspect;
 mod integrity;
+mod lifecycle;
 mod log;
 mod manage;
 mod output;
@@ -60,6 +61,17 @@ pub enum Command {
     Verify(integrity::VerifyArgs),
     /// Check the whole store: packs, index, and every live version's content.
     Fsck(integrity::FsckArgs),
+    /// Delete versions (their space returns at the next gc).
+    Rm(lifecycle::RmArgs),
+    /// Delete many versions by rule (unaliased, keep the last N, older than).
+    Prune(lifecycle::PruneArgs),
+    /// Remove data no live version needs; with --max, bound the store's size.
+    Gc(lifecycle::GcArgs),
+    /// Show where the space goes, per artifact.
+    Du(lifecycle::DuArgs),
+    /// Read or change the store's settings (gc.max, gc.grace, compression.level, …).
+    #[command(subcommand)]
+    Config(lifecycle::ConfigCommand),
 }
 
 /// Runs the parsed command; returns the exit code.
@@ -78,6 +90,11 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Meta(c) => manage::meta(&ctx, c),
         Command::Verify(a) => integrity::verify(&ctx, a),
         Command::Fsck(a) => integrity::fsck(&ctx, a),
+        Command::Rm(a) => lifecycle::rm(&ctx, a),
+        Command::Prune(a) => lifecycle::prune(&ctx, a),
+        Command::Gc(a) => lifecycle::gc(&ctx, a),
+        Command::Du(a) => lifecycle::du(&ctx, a),
+        Command::Config(c) => lifecycle::config(&ctx, c),
     }
 }
 

@@ -28,6 +28,10 @@ pub struct PackRow {
     pub size: u64,
     /// Last time a command read or reused the pack (epoch ms).
     pub last_access: i64,
+    /// When the pack was recorded (epoch ms).
+    pub created_at: i64,
+    /// `synced` once a remote holds it, `evicted` once the local file is gone; none otherwise.
+    pub remote_state: Option<String>,
 }
 
 fn digest(bytes: &[u8]) -> Result<Digest> {
@@ -159,22 +163,28 @@ pub fn all_blob_hashes(conn: &Connection) -> Result<HashSet<Digest>> {
 /// # Errors
 /// SQLite errors.
 pub fn all_packs(conn: &Connection) -> Result<Vec<PackRow>> {
-    let mut stmt = conn.prepare("SELECT id, hash, size, last_access FROM packs ORDER BY id")?;
+    let mut stmt = conn.prepare(
+        "SELECT id, hash, size, last_access, created_at, remote_state FROM packs ORDER BY id",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, Vec<u8>>(1)?,
             r.get::<_, i64>(2)?,
             r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, Option<String>>(5)?,
         ))
     })?;
     rows.map(|r| {
-        let (id, hash, size, last_access) = r?;
+        let (id, hash, size, last_access, created_at, remote_state) = r?;
         Ok(PackRow {
             id,
             hash: digest(&hash)?,
             size: u64::try_from(size).unwrap_or(0),
             last_access,
+            created_at,
+            remote_state,
         })
     })
     .collect()
@@ -227,4 +237,113 @@ pub fn touch_packs(
         stmt.execute(params![id, now_ms])?;
     }
     Ok(())
+}
+
+/// Every blob's hash, pack and stored length, for gc's accounting.
+///
+/// # Errors
+/// SQLite errors.
+pub fn all_blob_sizes(conn: &Connection) -> Result<Vec<(Digest, i64, u64)>> {
+    let mut stmt = conn.prepare("SELECT hash, pack_id, stored_len FROM blobs")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    rows.map(|r| {
+        let (h, p, len) = r?;
+        Ok((digest(&h)?, p, u64::try_from(len).unwrap_or(0)))
+    })
+    .collect()
+}
+
+/// Every `(file digest, chunk list hash)` pair.
+///
+/// # Errors
+/// SQLite errors.
+pub fn all_chunk_lists(conn: &Connection) -> Result<Vec<(Digest, Digest)>> {
+    let mut stmt = conn.prepare("SELECT file_digest, list_hash FROM file_chunks")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    rows.map(|r| {
+        let (f, l) = r?;
+        Ok((digest(&f)?, digest(&l)?))
+    })
+    .collect()
+}
+
+/// Forgets blobs (their bytes stay in packs until the pack is deleted or rewritten).
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_blobs<'a>(
+    conn: &Connection,
+    hashes: impl IntoIterator<Item = &'a Digest>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached("DELETE FROM blobs WHERE hash = ?1")?;
+    for h in hashes {
+        stmt.execute([h.as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// Forgets chunk lists of files no longer stored.
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_chunk_lists<'a>(
+    conn: &Connection,
+    files: impl IntoIterator<Item = &'a Digest>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached("DELETE FROM file_chunks WHERE file_digest = ?1")?;
+    for f in files {
+        stmt.execute([f.as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// Forgets a pack and every blob row still pointing into it.
+///
+/// # Errors
+/// SQLite errors.
+pub fn delete_pack(conn: &Connection, pack_id: i64) -> Result<()> {
+    conn.prepare_cached("DELETE FROM blobs WHERE pack_id = ?1")?
+        .execute([pack_id])?;
+    conn.prepare_cached("DELETE FROM packs WHERE id = ?1")?
+        .execute([pack_id])?;
+    Ok(())
+}
+
+/// Records what a remote holds of a pack (`synced`, `evicted`, or none).
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_remote_state(conn: &Connection, pack_id: i64, state: Option<&str>) -> Result<()> {
+    conn.prepare_cached("UPDATE packs SET remote_state = ?2 WHERE id = ?1")?
+        .execute(params![pack_id, state])?;
+    Ok(())
+}
+
+/// The packs holding the given blobs, for access tracking; one read per blob, no writes.
+///
+/// # Errors
+/// SQLite errors.
+pub fn packs_of<'a>(
+    conn: &Connection,
+    hashes: impl IntoIterator<Item = &'a Digest>,
+) -> Result<HashSet<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT pack_id FROM blobs WHERE hash = ?1")?;
+    let mut out = HashSet::new();
+    for h in hashes {
+        if let Some(id) = stmt
+            .query_row([h.as_bytes()], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            out.insert(id);
+        }
+    }
+    Ok(out)
 }

@@ -367,3 +367,41 @@ pub fn alias_names(conn: &Connection, artifact_id: i64) -> Result<Vec<String>> {
         .flatten()
         .collect())
 }
+
+/// Changes a version's state (deleting it keeps the row, so lineage still shows it).
+///
+/// # Errors
+/// SQLite errors.
+pub fn set_state(conn: &Connection, id: i64, state: VersionState, now_ms: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE versions SET state = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, state.as_str(), now_ms],
+    )?;
+    Ok(())
+}
+
+/// Every version gc must keep: not deleted, or deleted after `deleted_after` (epoch ms).
+///
+/// # Errors
+/// SQLite errors.
+pub fn versions_to_keep(conn: &Connection, deleted_after: i64) -> Result<Vec<VersionRow>> {
+    query_versions(
+        conn,
+        "state != 'DELETED' OR updated_at > ?1 ORDER BY artifact_id, idx",
+        [deleted_after],
+    )
+}
+
+/// Removes every alias pointing at a version; returns the names removed.
+///
+/// # Errors
+/// SQLite errors.
+pub fn remove_aliases_of(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT alias FROM aliases WHERE version_id = ?1 ORDER BY alias")?;
+    let names: Vec<String> = stmt
+        .query_map([version_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    conn.execute("DELETE FROM aliases WHERE version_id = ?1", [version_id])?;
+    Ok(names)
+}

@@ -37,6 +37,11 @@ pub enum Error {
     /// Manifest bytes that are not a canonical manifest.
     #[error("corrupt manifest: {0}")]
     CorruptManifest(String),
+    /// A duration that does not parse.
+    #[error(
+        "invalid duration `{0}`: use a whole number with a unit: ms, s, m, h, d or w (e.g. 1h, 30d)"
+    )]
+    InvalidDuration(String),
     /// A size that does not parse.
     #[error("invalid size `{0}`: use a number with an optional unit, e.g. 500MB, 1GB, 1GiB, 1.5G")]
     InvalidSize(String),

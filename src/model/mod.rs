@@ -2,6 +2,7 @@
 //! unit-testable: names, references, digests, manifests and sizes.
 
 mod digest;
+mod duration;
 mod error;
 mod manifest;
 mod name;
@@ -10,6 +11,7 @@ mod size;
 mod time;
 
 pub use digest::Digest;
+pub use duration::Span;
 pub use error::{Error, Result};
 pub use manifest::{
     Change, EntryKind, MANIFEST_FORMAT, Manifest, ManifestEntry, ManifestPath, diff_entries,
