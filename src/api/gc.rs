@@ -44,9 +44,9 @@ pub struct GcOutcome {
     pub evicted_packs: u64,
     /// Unreferenced pack files and temporary files removed.
     pub debris_removed: u64,
-    /// Store size (packs and index) before.
+    /// Bytes of packs before.
     pub size_before: u64,
-    /// Store size after.
+    /// Bytes of packs after.
     pub size_after: u64,
     /// Live bytes no remote holds, which a cap cannot evict.
     pub pinned: u64,
@@ -117,7 +117,7 @@ pub struct DiskUsage {
 pub struct DuOutcome {
     /// Per artifact.
     pub artifacts: Vec<DiskUsage>,
-    /// Packs and index on disk.
+    /// Bytes of packs on disk.
     pub store_size: u64,
     /// Stored bytes no live version references (what `art gc` frees).
     pub garbage: u64,
@@ -178,7 +178,7 @@ impl<'a> Reach<'a> {
 }
 
 impl Store {
-    /// Bytes of packs present locally plus the index files.
+    /// Bytes of packs present locally: the cache that `gc --max` bounds.
     ///
     /// # Errors
     /// SQLite errors.
@@ -188,15 +188,7 @@ impl Store {
             .filter(|p| p.remote_state.as_deref() != Some("evicted"))
             .map(|p| p.size)
             .sum();
-        Ok(packs + self.index_size())
-    }
-
-    fn index_size(&self) -> u64 {
-        ["index.db", "index.db-wal"]
-            .iter()
-            .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
-            .map(|m| m.len())
-            .sum()
+        Ok(packs)
     }
 
     /// Collects garbage: removes blobs no live version needs (deleting or rewriting packs),
@@ -258,18 +250,16 @@ impl Store {
                 }
             })
             .collect();
-        let index_bytes = self.index_size();
         let rules = Rules {
             now_ms: now,
             grace_ms: grace.0,
             repack_below: self.config.gc.repack_threshold,
             max_bytes: opts.max,
-            overhead_bytes: index_bytes,
         };
         let fates = pack_fates(&packs, &rules);
         let debris = self.debris(&rows, now - grace.0);
-        let size_before: u64 = packs.iter().map(|p| p.size).sum::<u64>() + index_bytes;
-        let size_after = size_after(&packs, &fates) + index_bytes;
+        let size_before: u64 = packs.iter().map(|p| p.size).sum::<u64>();
+        let size_after = size_after(&packs, &fates);
         let pinned = pinned_bytes(&packs, &fates);
         let count = |f: PackFate| fates.iter().filter(|x| **x == f).count() as u64;
         let outcome = GcOutcome {
@@ -352,8 +342,10 @@ impl Store {
                 remove_file(&pack_path(&self.dir, &p.hash))?;
             }
         }
-        for path in &debris {
-            remove_file(path)?;
+        // Debris is listed again against the new index: a pack this gc just wrote may have
+        // the name of an unreferenced one an earlier, killed gc left.
+        for path in self.debris(&bq::all_packs(&self.conn)?, now - grace.0) {
+            remove_file(&path)?;
         }
         Ok(outcome)
     }

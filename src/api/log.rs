@@ -103,6 +103,8 @@ struct Ingest<'a> {
     packer: Mutex<Packer>,
     level: i32,
     new_blobs: AtomicU64,
+    /// Blobs already stored that this version reuses: their packs count as recently used.
+    reused: Mutex<HashSet<Digest>>,
     interrupt: &'a std::sync::atomic::AtomicBool,
     progress: &'a dyn super::Progress,
 }
@@ -111,6 +113,7 @@ impl Ingest<'_> {
     /// Stores `raw` unless the store (or this log) already has it.
     fn put(&self, hash: Digest, kind: BlobKind, raw: &[u8]) -> Result<()> {
         if !self.known.lock().expect("known lock").insert(hash) {
+            self.reused.lock().expect("reused lock").insert(hash);
             return Ok(());
         }
         let raw_len = u32::try_from(raw.len()).expect("blobs are at most 4 MiB");
@@ -305,6 +308,7 @@ impl Store {
             packer: Mutex::new(Packer::new(&self.dir, self.config.store.pack_size)),
             level: self.config.compression.level,
             new_blobs: AtomicU64::new(0),
+            reused: Mutex::new(HashSet::new()),
             interrupt: &self.interrupt,
             progress: self.progress.as_ref(),
         };
@@ -322,6 +326,7 @@ impl Store {
                     && ingest.has_content(&c.digest)
             });
             if let Some(c) = vouched {
+                ingest.reused.lock().expect("reused lock").insert(c.digest);
                 results.push(Some(Ingested {
                     digest: c.digest,
                     size: c.size,
@@ -363,6 +368,8 @@ impl Store {
         for (file, list) in &chunk_lists {
             bq::insert_chunk_list(&tx, file, list)?;
         }
+        let reused = ingest.reused.into_inner().expect("reused lock");
+        bq::touch_packs(&tx, bq::packs_of(&tx, &reused)?, now)?;
         for (path, entry) in &stat_updates {
             sq::put(&tx, path, entry)?;
         }

@@ -74,7 +74,7 @@ impl Store {
                 problems,
             });
         }
-        let problems = self.check_content(&packs, &manifest, true, &reference);
+        let problems = self.check_content(&packs, &manifest, true, &reference, &HashSet::new());
         Ok(VerifyOutcome {
             reference,
             target: "store".into(),
@@ -91,6 +91,7 @@ impl Store {
         manifest: &Manifest,
         read: bool,
         label: &str,
+        evicted: &HashSet<i64>,
     ) -> Vec<String> {
         let mut sources = Vec::new();
         let mut problems = Vec::new();
@@ -101,6 +102,15 @@ impl Store {
             .filter(|e| e.kind == EntryKind::File)
         {
             if !seen.insert(e.digest) {
+                continue;
+            }
+            // A chunk list evicted to a remote cannot be read here; its row is proof enough.
+            if !read
+                && let Ok(Some(list)) = bq::try_chunk_list(&self.conn, &e.digest)
+                && self
+                    .locate(&list)
+                    .is_ok_and(|l| evicted.contains(&l.pack_id))
+            {
                 continue;
             }
             match self.file_source(packs, &e.digest) {
@@ -214,6 +224,11 @@ impl Store {
         }
 
         let packs = Packs::new(self);
+        let evicted_ids: HashSet<i64> = rows
+            .iter()
+            .filter(|r| r.remote_state.as_deref() == Some("evicted"))
+            .map(|r| r.id)
+            .collect();
         let live = vq::live_versions(&self.conn)?;
         let names: HashMap<i64, String> = vq::all_artifacts(&self.conn)?
             .into_iter()
@@ -225,8 +240,16 @@ impl Store {
                 names.get(&v.artifact_id).map_or("?", String::as_str),
                 v.idx
             );
+            if self
+                .locate(&v.digest)
+                .is_ok_and(|l| evicted_ids.contains(&l.pack_id))
+            {
+                continue;
+            }
             match self.read_manifest(&packs, &v.digest) {
-                Ok(m) => problems.extend(self.check_content(&packs, &m, false, &label)),
+                Ok(m) => {
+                    problems.extend(self.check_content(&packs, &m, false, &label, &evicted_ids))
+                }
                 Err(e) => problems.push(format!("{label}: manifest: {e}")),
             }
         }

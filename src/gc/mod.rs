@@ -48,10 +48,8 @@ pub struct Rules {
     pub grace_ms: i64,
     /// Repack packs whose live share is below this fraction.
     pub repack_below: f64,
-    /// Cap on the store's size, if any.
+    /// Cap on the bytes of packs kept locally, if any.
     pub max_bytes: Option<u64>,
-    /// Bytes the store holds besides packs (the index).
-    pub overhead_bytes: u64,
 }
 
 /// Decides the fate of every pack. Packs younger than the grace period are kept whatever
@@ -78,7 +76,7 @@ pub fn pack_fates(packs: &[PackUsage], rules: &Rules) -> Vec<PackFate> {
         })
         .collect();
     if let Some(max) = rules.max_bytes {
-        let mut size = size_after(packs, &fates) + rules.overhead_bytes;
+        let mut size = size_after(packs, &fates);
         let mut order: Vec<usize> = (0..packs.len())
             .filter(|&i| {
                 matches!(fates[i], PackFate::Keep | PackFate::Repack) && packs[i].on_remote
@@ -152,7 +150,6 @@ mod tests {
             grace_ms: 1000,
             repack_below: 0.5,
             max_bytes: max,
-            overhead_bytes: 0,
         }
     }
 

@@ -7,6 +7,7 @@ mod checkout;
 mod crash;
 mod errors;
 mod fsck;
+mod gc;
 mod inspect;
 mod log;
 mod props;
