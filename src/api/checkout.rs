@@ -10,8 +10,8 @@ use crate::index::blob_queries as bq;
 use crate::index::stat_queries as sq;
 use crate::model::{Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, now_ms};
 use crate::worktree::{
-    ScannedEntry, ScannedKind, hash_file, prune_empty_dirs, remove_entry, scan_dir, stat_of,
-    symlink_stays_inside, write_file_atomically, write_symlink_atomically,
+    ScannedEntry, ScannedKind, hash_file, prune_empty_dirs, remove_entry, scan_dir_and_leftovers,
+    stat_of, symlink_stays_inside, write_file_atomically, write_symlink_atomically,
 };
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
@@ -153,10 +153,11 @@ impl Store {
         } else {
             dest
         };
-        let scanned = if dest_exists {
-            scan_dir(&dest, &self.interrupt)?
+        // Temporary files a killed checkout left are art's own: not conflicts, removed below.
+        let (scanned, leftovers) = if dest_exists {
+            scan_dir_and_leftovers(&dest, &self.interrupt)?
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         let present = self.inspect_dest(&dest, &scanned)?;
         let plan = plan(&manifest, &present, opts.mode);
@@ -183,10 +184,19 @@ impl Store {
             dest.canonicalize().map_err(io("resolve", &dest))?
         };
 
+        let leftovers: Vec<ManifestPath> = leftovers
+            .iter()
+            .filter_map(|p| {
+                let rel = p.strip_prefix(&dest).ok()?.to_str()?;
+                let rel = ManifestPath::new(rel).ok()?;
+                remove_entry(&dest, &rel).ok()?;
+                Some(rel)
+            })
+            .collect();
         for rel in &plan.deletes {
             remove_entry(&dest, rel)?;
         }
-        prune_empty_dirs(&dest, plan.deletes.iter().copied());
+        prune_empty_dirs(&dest, plan.deletes.iter().copied().chain(&leftovers));
 
         let total: u64 = plan.writes.iter().map(|e| e.size).sum();
         self.progress.start("writing", total);

@@ -36,7 +36,20 @@ fn ensure_parent(dest: &Path, rel: &ManifestPath) -> Result<PathBuf> {
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir(&dir).map_err(io("create directory", &dir))?;
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => {}
+                    // Files are written in parallel: another writer may have just created it.
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::AlreadyExists
+                            && std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) => {}
+                    Err(e) => {
+                        return Err(Error::Io {
+                            action: "create directory",
+                            path: dir,
+                            source: e,
+                        });
+                    }
+                }
             }
             Err(e) => {
                 return Err(Error::Io {
@@ -65,7 +78,7 @@ pub fn write_file_atomically<E>(
     let parent = ensure_parent(dest, rel)?;
     let target = dest.join(rel.as_str());
     let mut tmp = tempfile::Builder::new()
-        .prefix(".art-tmp-")
+        .prefix(super::TEMP_PREFIX)
         .tempfile_in(&parent)
         .map_err(io("create a temporary file in", &parent))?;
     if let Err(e) = fill(tmp.as_file_mut()) {
@@ -107,7 +120,11 @@ pub fn write_symlink_atomically(dest: &Path, rel: &ManifestPath, target: &str) -
     let final_path = dest.join(rel.as_str());
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = parent.join(format!(".art-tmp-link-{}-{n}", std::process::id()));
+    let tmp = parent.join(format!(
+        "{}link-{}-{n}",
+        super::TEMP_PREFIX,
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(target, &tmp).map_err(io("create symlink", &tmp))?;
     replace_dir_if_empty(&final_path)?;

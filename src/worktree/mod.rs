@@ -10,4 +10,7 @@ pub use fsops::{
     hash_file, prune_empty_dirs, remove_entry, symlink_stays_inside, write_file_atomically,
     write_symlink_atomically,
 };
-pub use scan::{FileStat, ScannedEntry, ScannedKind, scan_dir, scan_named, scan_paths, stat_of};
+pub use scan::{
+    FileStat, ScannedEntry, ScannedKind, TEMP_PREFIX, scan_dir, scan_dir_and_leftovers, scan_named,
+    scan_paths, stat_of,
+};

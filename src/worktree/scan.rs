@@ -109,7 +109,12 @@ fn entry_for(abs: PathBuf, rel: &str, meta: &Metadata) -> Result<Option<ScannedE
     }))
 }
 
-/// Scans `root` recursively, sorted by path. Ignore rules come from `.artignore` files only.
+/// Names starting with this are checkout's temporary files: scans skip them, since one left
+/// by a killed checkout is neither content nor a user's file.
+pub const TEMP_PREFIX: &str = ".art-tmp-";
+
+/// Scans `root` recursively, sorted by path. Ignore rules come from `.artignore` files only;
+/// checkout's leftover temporary files ([`TEMP_PREFIX`]) are skipped.
 ///
 /// # Errors
 /// A missing root, an unreadable directory, a non-UTF-8 name or an unsupported file type.
@@ -117,6 +122,18 @@ pub fn scan_dir(
     root: &Path,
     interrupt: &std::sync::atomic::AtomicBool,
 ) -> Result<Vec<ScannedEntry>> {
+    scan_dir_and_leftovers(root, interrupt).map(|(entries, _)| entries)
+}
+
+/// As [`scan_dir`], also returning the leftover temporary files it skipped (absolute paths),
+/// for a checkout to remove.
+///
+/// # Errors
+/// As [`scan_dir`].
+pub fn scan_dir_and_leftovers(
+    root: &Path,
+    interrupt: &std::sync::atomic::AtomicBool,
+) -> Result<(Vec<ScannedEntry>, Vec<PathBuf>)> {
     let meta = std::fs::symlink_metadata(root).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::NotFound(root.to_owned())
@@ -142,9 +159,11 @@ pub fn scan_dir(
         .build_parallel();
     let found: Mutex<Vec<ScannedEntry>> = Mutex::new(Vec::new());
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let leftovers: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     walker.run(|| {
         let found = &found;
         let first_error = &first_error;
+        let leftovers = &leftovers;
         struct Flush<'a>(&'a Mutex<Vec<ScannedEntry>>, Vec<ScannedEntry>);
         impl Drop for Flush<'_> {
             fn drop(&mut self) {
@@ -193,6 +212,14 @@ pub fn scan_dir(
                     });
                 }
             };
+            let is_temp = entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(TEMP_PREFIX.as_bytes());
+            if is_temp && !meta.is_dir() {
+                leftovers.lock().expect("scan lock").push(path.to_owned());
+                return WalkState::Continue;
+            }
             match entry_for(path.to_owned(), rel, &meta) {
                 Ok(Some(e)) => flush.1.push(e),
                 Ok(None) => {}
@@ -206,7 +233,7 @@ pub fn scan_dir(
     }
     let mut entries = found.into_inner().expect("scan lock");
     entries.sort_unstable_by(|a, b| a.rel.as_str().cmp(b.rel.as_str()));
-    Ok(entries)
+    Ok((entries, leftovers.into_inner().expect("scan lock")))
 }
 
 /// Scans individual paths: each file lands at the root under its base name, each directory
