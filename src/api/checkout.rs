@@ -200,7 +200,6 @@ impl Store {
 
         let total: u64 = plan.writes.iter().map(|e| e.size).sum();
         self.progress.start("writing", total);
-        let written_at = now_ns();
         let interrupt = &self.interrupt;
         let progress = self.progress.as_ref();
         let results: Vec<WriteResult> = plan
@@ -217,6 +216,10 @@ impl Store {
             .collect::<Result<_>>()?;
         self.progress.finish();
 
+        // Entries are stamped after the writes: a file whose mtime is well before this moment
+        // has art's content (the racy-git rule then applies as for `log`), so the next
+        // command need not re-read what checkout just wrote.
+        let written_at = now_ns();
         let mut skipped_symlinks = Vec::new();
         let mut cache_updates = Vec::new();
         let mut bytes_written = 0;
