@@ -136,6 +136,68 @@ pub enum Error {
     /// A blob a version needs is not in the store.
     #[error("content `{0}` is missing from the store; run `art fsck`")]
     MissingContent(String),
+    /// No run has that id (or id prefix).
+    #[error("no run `{0}`; list runs with `art runs`")]
+    UnknownRun(String),
+    /// A run id prefix matches several runs.
+    #[error(
+        "run `{prefix}` is ambiguous: it matches {}; give more characters",
+        quoted(matches)
+    )]
+    AmbiguousRun {
+        /// The prefix given.
+        prefix: String,
+        /// The runs it matches.
+        matches: Vec<String>,
+    },
+    /// The run is finished, so nothing more can be recorded in it.
+    #[error(
+        "cannot {action} run `{id}`: it is already finished ({status}); reopen it with `art run resume {id}`"
+    )]
+    RunFinished {
+        /// The run.
+        id: String,
+        /// How it finished.
+        status: crate::model::RunStatus,
+        /// What was attempted (`finish`, `log to`, …).
+        action: &'static str,
+    },
+    /// A command needs a run and none was given.
+    #[error(
+        "no run to {0}: give RUN (or --run RUN) or set ART_RUN; start one with `art run start`"
+    )]
+    NoRun(&'static str),
+    /// Recording an input would make the lineage a cycle.
+    #[error(
+        "run `{run}` cannot use `{version}`: {reason}; a run may only use versions it did not produce"
+    )]
+    LineageCycle {
+        /// The run.
+        run: String,
+        /// The version.
+        version: String,
+        /// Why it would be a cycle.
+        reason: String,
+    },
+    /// No run has the metric asked for.
+    #[error(
+        "no run{scope} has a numeric summary metric `{metric}`{}",
+        known_metrics(known)
+    )]
+    NoMetric {
+        /// The metric.
+        metric: String,
+        /// Which runs were looked at (` in group `sweep1``, or empty for all).
+        scope: String,
+        /// Summary keys the runs do have.
+        known: Vec<String>,
+    },
+    /// There are no runs to choose from.
+    #[error("no runs{0}; list runs with `art runs`")]
+    NoRuns(String),
+    /// `art lineage` was given something that is neither a version nor a run.
+    #[error("no artifact or run named `{0}`; list them with `art ls` and `art runs`")]
+    UnknownNode(String),
     /// The user asked art to stop.
     #[error("interrupted; the store is unchanged")]
     Interrupted,
@@ -152,6 +214,22 @@ fn suggest(names: &[String]) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn known_metrics(known: &[String]) -> String {
+    if known.is_empty() {
+        "; none of them has a summary yet".to_owned()
+    } else {
+        format!("; their summaries have {}", quoted(known))
     }
 }
 

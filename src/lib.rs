@@ -39,6 +39,10 @@ pub use api::{
     MetaOptions, NoProgress, Progress, Store, VerifyOutcome, VersionInfo,
 };
 pub use api::{
+    BestRunOptions, BestRunOutcome, FinishOptions, LineageOptions, RunInfo, RunOptions,
+    RunsOptions, UseOptions, UseOutcome,
+};
+pub use api::{
     CONFIG_KEYS, DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome,
 };
 pub use error::{Error, ErrorKind, Result};

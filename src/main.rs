@@ -13,11 +13,13 @@ fn main() -> ExitCode {
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&interrupt);
     // A second Ctrl-C while art is cleaning up kills it the usual way.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
+    if !args.command.handles_signals() {
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
     let is_diff = matches!(args.command, cli::Command::Diff(_));
     match cli::run(args, interrupt) {
         Ok(code) => ExitCode::from(code),

@@ -229,6 +229,11 @@ impl Store {
     /// (at most an unreferenced pack remains for gc).
     pub fn log(&mut self, opts: LogOptions) -> Result<LogOutcome> {
         let started_ns = now_ns();
+        // The run must exist and be running; checked before any pack is written.
+        let run = match &opts.run {
+            Some(given) => Some(self.open_run(given, "log to")?),
+            None => None,
+        };
         if let (Some(a), Some(t)) = (
             vq::try_artifact(&self.conn, opts.name.as_str())?,
             &opts.kind,
@@ -362,6 +367,10 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(crate::index::Error::from)?;
+        if let Some(id) = &run {
+            // It may have been finished meanwhile.
+            super::run::open_run_in(&tx, id, "log to")?;
+        }
         for pack in &packs {
             bq::insert_pack(&tx, pack, now)?;
         }
@@ -415,7 +424,7 @@ impl Store {
                     file_count: manifest.len() as u64,
                     created_at: now,
                     updated_at: now,
-                    logged_by_run: opts.run.clone(),
+                    logged_by_run: run.clone(),
                 };
                 let id = vq::insert_version(&tx, &row)?;
                 vq::set_alias(&tx, artifact.id, &AliasName::latest(), id)?;

@@ -5,18 +5,25 @@ mod config;
 mod content;
 mod gc;
 mod init;
+mod lineage;
 mod log;
 mod meta;
 mod query;
+mod run;
 mod verify;
 
 pub use checkout::{CheckoutMode, CheckoutOptions, CheckoutOutcome};
 pub use config::{CONFIG_KEYS, Config};
 pub use gc::{DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome};
 pub use init::InitOutcome;
+pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
+pub use run::{
+    BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,
+    UseOutcome,
+};
 pub use verify::{FsckOutcome, VerifyOutcome};
 
 use crate::error::{Error, Result};

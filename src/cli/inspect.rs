@@ -67,11 +67,18 @@ pub struct VersionsArgs {
     /// Include deleted versions.
     #[arg(long)]
     all: bool,
+    /// Only versions logged by this run.
+    #[arg(long)]
+    run: Option<String>,
 }
 
 pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
     let store = ctx.open_store()?;
-    let list = store.versions(args.name.as_str(), args.all)?;
+    let mut list = store.versions(args.name.as_str(), args.all)?;
+    if let Some(run) = &args.run {
+        let run = store.run(run)?;
+        list.retain(|v| v.logged_by_run.as_deref() == Some(run.id.as_str()));
+    }
     ctx.emit(&list, || {
         let rows: Vec<Vec<String>> = list
             .iter()

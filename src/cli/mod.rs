@@ -5,9 +5,11 @@ mod checkout;
 mod inspect;
 mod integrity;
 mod lifecycle;
+mod lineage;
 mod log;
 mod manage;
 mod output;
+mod run;
 
 use clap::{Parser, Subcommand};
 use output::Ctx;
@@ -72,6 +74,23 @@ pub enum Command {
     /// Read or change the store's settings (gc.max, gc.grace, compression.level, …).
     #[command(subcommand)]
     Config(lifecycle::ConfigCommand),
+    /// Runs: start, finish, resume, show, add summary metrics, or wrap a command (exec).
+    #[command(subcommand)]
+    Run(run::RunCommand),
+    /// Record that a run used a version (an input), optionally checking it out.
+    Use(run::UseArgs),
+    /// List runs (filter by group or job type, sort by a metric), or find the best one.
+    Runs(run::RunsArgs),
+    /// Show the DAG of versions and runs around a version or run (text, JSON, DOT, Mermaid).
+    Lineage(lineage::LineageArgs),
+}
+
+impl Command {
+    /// Whether the command handles SIGINT and SIGTERM itself (`run exec` forwards them to
+    /// its child), so `main` must not install its Ctrl-C handler.
+    pub fn handles_signals(&self) -> bool {
+        matches!(self, Command::Run(run::RunCommand::Exec(_)))
+    }
 }
 
 /// Runs the parsed command; returns the exit code.
@@ -95,6 +114,10 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Gc(a) => lifecycle::gc(&ctx, a),
         Command::Du(a) => lifecycle::du(&ctx, a),
         Command::Config(c) => lifecycle::config(&ctx, c),
+        Command::Run(c) => run::run(&ctx, c),
+        Command::Use(a) => run::use_version(&ctx, a),
+        Command::Runs(a) => run::runs(&ctx, a),
+        Command::Lineage(a) => lineage::run(&ctx, a),
     }
 }
 

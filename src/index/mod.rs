@@ -4,12 +4,14 @@
 
 mod blobs;
 mod error;
+mod runs;
 mod schema;
 mod stat_cache;
 mod versions;
 
 pub use blobs::{BlobLocation, PackRow};
 pub use error::{Error, Result};
+pub use runs::RunRow;
 pub use schema::{SCHEMA_VERSION, open};
 pub use stat_cache::StatEntry;
 pub use versions::{ArtifactRow, VersionRow, VersionState};
@@ -25,4 +27,8 @@ pub mod stat_queries {
 /// Artifact, version and alias queries.
 pub mod version_queries {
     pub use super::versions::*;
+}
+/// Run and lineage-edge queries.
+pub mod run_queries {
+    pub use super::runs::*;
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -72,6 +72,34 @@ const MIGRATIONS: &[&str] = &[
         cached_at_ns INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 2: runs and their inputs (lineage). Run labels that `log --run` stored before runs
+    // existed become finished runs, so every `logged_by_run` names a row.
+    r"
+    CREATE TABLE runs(
+        id TEXT PRIMARY KEY,
+        name TEXT,
+        grp TEXT,
+        job_type TEXT,
+        config TEXT NOT NULL DEFAULT '{}',
+        summary TEXT NOT NULL DEFAULT '{}',
+        status TEXT NOT NULL CHECK (status IN ('RUNNING','OK','FAILED')),
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        exit_code INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX runs_by_group ON runs(grp);
+    CREATE TABLE run_inputs(
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        used_at INTEGER NOT NULL,
+        PRIMARY KEY(run_id, version_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX run_inputs_by_version ON run_inputs(version_id);
+    CREATE INDEX versions_by_run ON versions(logged_by_run);
+    INSERT INTO runs(id, status, started_at, finished_at)
+        SELECT logged_by_run, 'OK', MIN(created_at), MAX(created_at)
+        FROM versions WHERE logged_by_run IS NOT NULL GROUP BY logged_by_run;
+    ",
 ];
 
 /// Opens (creating if asked) the index at `path`, applies pending migrations, and refuses a
@@ -124,4 +152,51 @@ fn migrate(conn: &Connection) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_version_counts_the_migrations() {
+        assert_eq!(
+            SCHEMA_VERSION,
+            i64::try_from(MIGRATIONS.len()).expect("few migrations")
+        );
+    }
+
+    #[test]
+    fn migration_2_turns_old_run_labels_into_runs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("index.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO artifacts(id, name, type, created_at) VALUES (1, 'm', 'model', 5);
+                 INSERT INTO versions(artifact_id, idx, digest, state, size, file_count,
+                     created_at, updated_at, logged_by_run)
+                 VALUES (1, 0, x'00', 'COMMITTED', 1, 1, 10, 10, 'train-1'),
+                        (1, 1, x'01', 'COMMITTED', 1, 1, 20, 20, 'train-1'),
+                        (1, 2, x'02', 'COMMITTED', 1, 1, 30, 30, NULL);",
+            )
+            .expect("rows");
+        }
+        let conn = open(&path).expect("migrate");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, 2);
+        let runs: Vec<(String, String, i64, i64)> = conn
+            .prepare("SELECT id, status, started_at, finished_at FROM runs")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(runs, [("train-1".to_owned(), "OK".to_owned(), 10, 20)]);
+    }
 }

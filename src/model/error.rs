@@ -42,6 +42,33 @@ pub enum Error {
         "invalid duration `{0}`: use a whole number with a unit: ms, s, m, h, d or w (e.g. 1h, 30d)"
     )]
     InvalidDuration(String),
+    /// A run status other than `ok`, `failed` or `running`.
+    #[error("invalid run status `{0}`: use ok or failed")]
+    InvalidRunStatus(String),
+    /// A `KEY=VALUE` argument without `=` or with an empty key.
+    #[error("expected KEY=VALUE, got `{0}`")]
+    InvalidKeyValue(String),
+    /// A summary value that is neither a number nor JSON.
+    #[error(
+        "summary value `{value}` for `{key}` is not a number or JSON; write text as a JSON string: {key}='\"{value}\"'"
+    )]
+    InvalidSummaryValue {
+        /// The key.
+        key: String,
+        /// The value as given.
+        value: String,
+    },
+    /// Summary text (`ART_SUMMARY`) that is not JSON objects.
+    #[error("invalid summary: {0}; write one JSON object, e.g. {{\"acc\": 0.91}}")]
+    InvalidSummary(String),
+    /// A sort key `art runs` does not know.
+    #[error(
+        "invalid sort key `{0}`: use [-]started, [-]finished, [-]name, [-]status, [-]summary.KEY or [-]config.KEY"
+    )]
+    InvalidSortKey(String),
+    /// A lineage format art cannot print.
+    #[error("invalid format `{0}`: use text, json, dot or mermaid")]
+    InvalidFormat(String),
     /// A size that does not parse.
     #[error("invalid size `{0}`: use a number with an optional unit, e.g. 500MB, 1GB, 1GiB, 1.5G")]
     InvalidSize(String),

@@ -4,19 +4,29 @@
 mod digest;
 mod duration;
 mod error;
+mod lineage;
 mod manifest;
 mod name;
 mod reference;
+mod run;
 mod size;
 mod time;
 
 pub use digest::Digest;
 pub use duration::Span;
 pub use error::{Error, Result};
+pub use lineage::{
+    Direction, Lineage, LineageEdge, LineageFormat, LineageNode, NodeInfo, Relation, Side, Step,
+    Walk, reaches, walk,
+};
 pub use manifest::{
     Change, EntryKind, MANIFEST_FORMAT, Manifest, ManifestEntry, ManifestPath, diff_entries,
 };
 pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
 pub use reference::{Ref, Selector};
+pub use run::{
+    RunField, RunId, RunSort, RunStatus, best_by_metric, compare_values, lookup, parse_config_pair,
+    parse_summary_pair, parse_summary_text, sort_missing_last,
+};
 pub use size::{Size, format_size};
 pub use time::{format_time, now_ms};

@@ -160,6 +160,7 @@ fn type_aliases_and_description() {
 fn metadata_inline_and_from_a_file() {
     let env = Env::init();
     env.write("d/a.txt", "a");
+    let run = env.ok(&["run", "start"]).trim().to_owned();
     env.ok(&[
         "log",
         "ds",
@@ -167,14 +168,14 @@ fn metadata_inline_and_from_a_file() {
         "--metadata",
         r#"{"lr": 0.01, "tags": ["x", "y"], "nested": {"k": true}}"#,
         "--run",
-        "run-42",
+        &run,
     ]);
     let show = env.json(&["show", "ds:v0"]);
     assert_eq!(
         show["metadata"],
         json!({"lr": 0.01, "tags": ["x", "y"], "nested": {"k": true}})
     );
-    assert_eq!(show["logged_by_run"], "run-42");
+    assert_eq!(show["logged_by_run"], run.as_str());
 
     env.write("meta.json", r#"{"epochs": 3, "source": "file"}"#);
     env.write("d/a.txt", "b");
@@ -183,14 +184,18 @@ fn metadata_inline_and_from_a_file() {
     assert_eq!(show["metadata"], json!({"epochs": 3, "source": "file"}));
     // The run comes from ART_RUN when not given.
     env.write("d/a.txt", "c");
+    let from_env = env.ok(&["run", "start"]).trim().to_owned();
     let out = env
         .art()
-        .env("ART_RUN", "from-env")
+        .env("ART_RUN", &from_env)
         .args(["log", "ds", "d"])
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(env.json(&["show", "ds:v2"])["logged_by_run"], "from-env");
+    assert_eq!(
+        env.json(&["show", "ds:v2"])["logged_by_run"],
+        from_env.as_str()
+    );
     assert_eq!(env.json(&["show", "ds:v2"])["metadata"], json!({}));
 }
 

@@ -9,5 +9,7 @@ mod errors;
 mod fsck;
 mod gc;
 mod inspect;
+mod lineage;
 mod log;
 mod props;
+mod runs;

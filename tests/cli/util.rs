@@ -202,3 +202,19 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// [`insta_settings`] plus run ids (26-character ULIDs) as `[run]`.
+pub fn run_settings(env: &Env) -> insta::Settings {
+    let mut s = insta_settings(env);
+    s.add_filter(r"\b[0-7][0-9A-HJKMNP-TV-Z]{25}\b", "[run]");
+    s
+}
+
+/// `PATH` with the directory of the `art` binary first, for scripts that call `art`.
+pub fn path_with_art() -> std::ffi::OsString {
+    let art = assert_cmd::cargo::cargo_bin("art");
+    let dir = art.parent().expect("art has a directory").to_path_buf();
+    let rest = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&rest)))
+        .expect("valid PATH")
+}
