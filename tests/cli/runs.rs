@@ -758,3 +758,56 @@ wait
         assert_eq!(last[0]["exit_code"], code);
     }
 }
+
+#[test]
+fn a_run_saves_its_code_honouring_artignore() {
+    let env = Env::init();
+    env.tree(&[
+        ("src/train.py", b"print('hi')\n"),
+        ("src/util/io.py", b"x = 1\n"),
+        ("src/__pycache__/train.cpython-311.pyc", b"\0\0"),
+        ("src/.venv/lib/site.py", b"vendored"),
+        ("src/.artignore", b"__pycache__/\n*.pyc\n.venv/\n"),
+        ("src/.gitignore", b"util/\n"),
+    ]);
+    let out = env
+        .art()
+        .env("PATH", path_with_art())
+        .args([
+            "run",
+            "exec",
+            "--job-type",
+            "train",
+            "--",
+            "art",
+            "log",
+            "code",
+            "src",
+            "-t",
+            "code",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = env.json(&["ls", "code"]);
+    let paths: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [".artignore", ".gitignore", "train.py", "util/io.py"]
+    );
+    let run = &env.json(&["runs"])[0];
+    assert_eq!(run["logged"], json!(["code:v0"]));
+    assert_eq!(run["job_type"], "train");
+    let code = env.json(&["show", "code"]);
+    assert_eq!(code["type"], "code");
+    assert_eq!(code["logged_by_run"], run["id"]);
+}
