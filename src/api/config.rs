@@ -194,7 +194,7 @@ impl Config {
         let invalid = |msg: String| Error::InvalidConfig(format!("{key}: {msg}"));
         match (key, value) {
             ("gc.max", v) => next.gc.max = v.map(str::to_owned),
-            ("gc.grace", Some(v)) => next.gc.grace = v.to_owned(),
+            ("gc.grace", Some(v)) => v.clone_into(&mut next.gc.grace),
             ("gc.repack_threshold", Some(v)) => {
                 next.gc.repack_threshold = v
                     .parse()

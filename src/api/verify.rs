@@ -248,7 +248,7 @@ impl Store {
             }
             match self.read_manifest(&packs, &v.digest) {
                 Ok(m) => {
-                    problems.extend(self.check_content(&packs, &m, false, &label, &evicted_ids))
+                    problems.extend(self.check_content(&packs, &m, false, &label, &evicted_ids));
                 }
                 Err(e) => problems.push(format!("{label}: manifest: {e}")),
             }

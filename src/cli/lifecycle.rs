@@ -250,7 +250,7 @@ pub fn config(ctx: &Ctx, cmd: ConfigCommand) -> anyhow::Result<u8> {
         ConfigCommand::Get { key } => {
             let value = config.get(&key)?;
             ctx.emit(&value, || value.clone().unwrap_or_default())?;
-            return Ok(if value.is_some() { 0 } else { 1 });
+            return Ok(u8::from(value.is_none()));
         }
         ConfigCommand::List => {
             let mut all = serde_json::Map::new();

@@ -210,7 +210,7 @@ fn debris_older_than_the_grace_period_is_swept() {
     five_versions(&env);
     let stale = env.path(".artifacts/tmp/pack-stale.tmp");
     std::fs::write(&stale, b"half a pack").unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let old = std::time::SystemTime::now() - std::time::Duration::from_hours(2);
     std::fs::File::options()
         .write(true)
         .open(&stale)

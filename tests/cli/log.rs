@@ -18,7 +18,7 @@ fn paths(env: &Env, reference: &str) -> Vec<String> {
 /// Sets the mtime of every file under `rel` an hour back, so the stat cache (which distrusts
 /// files modified just before they were hashed) can vouch for them.
 fn age(env: &Env, rel: &str) {
-    let past = SystemTime::now() - Duration::from_secs(3600);
+    let past = SystemTime::now() - Duration::from_hours(1);
     for (name, _) in env.read_tree(rel) {
         let name = name.trim_end_matches('*');
         let f = std::fs::File::options()

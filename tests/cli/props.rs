@@ -54,7 +54,7 @@ impl Content {
             Content::Bytes(b) => b.clone(),
             Content::Noise { len, seed } => noise(*len, *seed),
             Content::Pattern { len, period } => (0..*len)
-                .map(|i| (i % usize::from((*period).max(1))) as u8)
+                .map(|i| u8::try_from(i % usize::from((*period).max(1))).expect("period is a u8"))
                 .collect(),
         }
     }
