@@ -438,11 +438,25 @@ fn write_entry(
             let src = sources
                 .get(&e.digest)
                 .ok_or_else(|| Error::MissingContent(e.digest.to_hex()))?;
-            let path = write_file_atomically(dest, &e.path, e.exec, |f| {
-                let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
-                packs.write_file(src, &e.digest, &mut out)?;
-                std::io::Write::flush(&mut out).map_err(io("write", dest.join(e.path.as_str())))?;
-                Ok::<(), Error>(())
+            let path = write_file_atomically(dest, &e.path, e.exec, |f| match src {
+                FileSource::Blob(loc) => {
+                    let data = packs.read(loc)?;
+                    std::io::Write::write_all(f, &data)
+                        .map_err(io("write", dest.join(e.path.as_str())))
+                }
+                FileSource::Chunks(_) => {
+                    packs
+                        .write_chunks_at(src, f)
+                        .map(|_| ())
+                        .map_err(|err| match err {
+                            Error::Io { source, .. } => Error::Io {
+                                action: "write",
+                                path: dest.join(e.path.as_str()),
+                                source,
+                            },
+                            other => other,
+                        })
+                }
             })??;
             Ok(WriteResult::Written(path))
         }

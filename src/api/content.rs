@@ -56,6 +56,33 @@ impl Packs {
         Ok(self.pack(&loc.pack_hash)?.read_blob(&loc.entry)?)
     }
 
+    /// Writes a file's chunks into `file` at their offsets, reading, decompressing and
+    /// verifying them in parallel; every chunk is checked against its hash on the way out,
+    /// and the chunk list that orders them was checked against the file digest, so the file
+    /// is not re-hashed as a whole. Returns the file's length.
+    pub(crate) fn write_chunks_at(&self, src: &FileSource, file: &std::fs::File) -> Result<u64> {
+        use rayon::prelude::*;
+        use std::os::unix::fs::FileExt;
+        let locs = src.locations();
+        let mut offsets = Vec::with_capacity(locs.len());
+        let mut len = 0u64;
+        for l in locs {
+            offsets.push(len);
+            len += u64::from(l.entry.raw_len);
+        }
+        let io_err = |source| Error::Io {
+            action: "write",
+            path: PathBuf::from("output"),
+            source,
+        };
+        file.set_len(len).map_err(io_err)?;
+        locs.par_iter().zip(offsets).try_for_each(|(loc, offset)| {
+            let data = self.read(loc)?;
+            file.write_all_at(&data, offset).map_err(io_err)
+        })?;
+        Ok(len)
+    }
+
     /// Streams a file's content into `out`, checking the whole-file digest; returns its length.
     pub(crate) fn write_file(
         &self,
