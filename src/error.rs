@@ -198,6 +198,14 @@ pub enum Error {
     /// `art lineage` was given something that is neither a version nor a run.
     #[error("no artifact or run named `{0}`; list them with `art ls` and `art runs`")]
     UnknownNode(String),
+    /// A failure while handling one file of a version, naming it.
+    #[error("`{path}`: {source}")]
+    InFile {
+        /// The path in the version.
+        path: String,
+        /// What went wrong.
+        source: Box<Error>,
+    },
     /// The user asked art to stop.
     #[error("interrupted; the store is unchanged")]
     Interrupted,
@@ -256,6 +264,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Conflicts { .. } | Error::HasAliases { .. } => ErrorKind::Refused,
+            Error::InFile { source, .. } => source.kind(),
             _ => ErrorKind::Failure,
         }
     }

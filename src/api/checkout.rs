@@ -209,7 +209,16 @@ impl Store {
                 if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                let r = write_entry(&dest, e, &sources, &packs)?;
+                let r = write_entry(&dest, e, &sources, &packs).map_err(|err| {
+                    if err.is_interrupted() {
+                        err
+                    } else {
+                        Error::InFile {
+                            path: e.path.to_string(),
+                            source: Box::new(err),
+                        }
+                    }
+                })?;
                 progress.advance(e.size);
                 Ok(r)
             })

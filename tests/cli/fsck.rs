@@ -202,7 +202,8 @@ fn flipped_byte_in_a_small_file_blob() {
         assert!(text.contains("`small/a.txt`"), "{text}");
         assert!(!text.contains("`small/b.txt`"), "{text}");
     }
-    assert_checkout_fails_cleanly(&f, "p:v1", &f.v1, "corrupt");
+    // The error names the damaged file, not only the blob.
+    assert_checkout_fails_cleanly(&f, "p:v1", &f.v1, "`small/a.txt`: blob");
     assert_checkout_fails_cleanly(&f, "p:v0", &f.v0, "corrupt");
 }
 
