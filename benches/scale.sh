@@ -11,9 +11,11 @@ art="${ART_BIN:-$repo/target/release/art}"
 counts=("$@"); ((${#counts[@]})) || counts=(10000 100000)
 root="${SCALE_ROOT:-/tmp/art-scale}"
 
-timed() { # label, command...: prints "seconds rss_mib"
-  local out; out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null || true; } 2>&1 | tail -1)
-  awk '{printf "%s %.1f", $1, $2/1024}' <<<"$out"
+timed() { # command...: prints "seconds peak_rss_mib"
+  local f; f=$(mktemp)
+  /usr/bin/time -o "$f" -f "%e %M" "$@" >/dev/null 2>&1 || true
+  tail -1 "$f" | awk '{printf "%s %.1f\n", $1, $2/1024}'
+  rm -f "$f"
 }
 
 gen() { # dir, files: files of 0-4 KiB in dirs of 1000

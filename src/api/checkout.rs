@@ -3,7 +3,7 @@
 
 use super::Store;
 use super::content::{FileSource, Packs};
-use super::log::cache_key;
+use super::log::{cache_key, key_bytes};
 use crate::error::{Error, Result, io};
 use crate::index::StatEntry;
 use crate::index::blob_queries as bq;
@@ -299,7 +299,7 @@ impl Store {
         let present: Vec<Present<'a>> = scanned
             .par_iter()
             .map(|s| -> Result<Present<'a>> {
-                let cached = cache.get(&cache_key(&s.abs));
+                let cached = cache.get(key_bytes(&s.abs));
                 let known = cached.map(|c| c.digest);
                 let (digest, refresh) = match &s.kind {
                     ScannedKind::Symlink { target } => (Digest::of(target.as_bytes()), None),

@@ -8,7 +8,8 @@ use crate::index::stat_queries as sq;
 use crate::index::version_queries as vq;
 use crate::index::{StatEntry, VersionRow, VersionState};
 use crate::model::{
-    AliasName, ArtifactName, ArtifactType, Digest, Manifest, ManifestEntry, now_ms,
+    AliasName, ArtifactName, ArtifactType, Digest, DigestMap, DigestSet, Manifest, ManifestEntry,
+    now_ms,
 };
 use crate::store::{
     BlobKind, CHUNK_THRESHOLD, Chunker, Codec, Packer, chunk_list_encode, compress,
@@ -98,13 +99,16 @@ struct Ingested {
 }
 
 struct Ingest<'a> {
-    known: Mutex<HashSet<Digest>>,
-    chunked: HashSet<Digest>,
+    /// Blobs already in the store, with their pack.
+    stored: DigestMap<i64>,
+    /// Blobs this log has claimed (written or being written).
+    claimed: Mutex<DigestSet>,
+    chunked: DigestSet,
     packer: Mutex<Packer>,
     level: i32,
     new_blobs: AtomicU64,
     /// Blobs already stored that this version reuses: their packs count as recently used.
-    reused: Mutex<HashSet<Digest>>,
+    reused: Mutex<HashSet<i64>>,
     interrupt: &'a std::sync::atomic::AtomicBool,
     progress: &'a dyn super::Progress,
 }
@@ -112,8 +116,11 @@ struct Ingest<'a> {
 impl Ingest<'_> {
     /// Stores `raw` unless the store (or this log) already has it.
     fn put(&self, hash: Digest, kind: BlobKind, raw: &[u8]) -> Result<()> {
-        if !self.known.lock().expect("known lock").insert(hash) {
-            self.reused.lock().expect("reused lock").insert(hash);
+        if let Some(pack) = self.stored.get(&hash) {
+            self.reused.lock().expect("reused lock").insert(*pack);
+            return Ok(());
+        }
+        if !self.claimed.lock().expect("claimed lock").insert(hash) {
             return Ok(());
         }
         let raw_len = u32::try_from(raw.len()).expect("blobs are at most 4 MiB");
@@ -131,7 +138,7 @@ impl Ingest<'_> {
     }
 
     fn has_content(&self, digest: &Digest) -> bool {
-        self.chunked.contains(digest) || self.known.lock().expect("known lock").contains(digest)
+        self.chunked.contains(digest) || self.stored.contains_key(digest)
     }
 
     /// Hashes a file and stores its new blobs; small files are one blob, large ones chunked.
@@ -217,7 +224,12 @@ fn now_ns() -> i64 {
 }
 
 pub(crate) fn cache_key(path: &Path) -> Vec<u8> {
-    path.as_os_str().as_bytes().to_vec()
+    key_bytes(path).to_vec()
+}
+
+/// The stat cache key of a path, borrowed: lookups need no allocation.
+pub(crate) fn key_bytes(path: &Path) -> &[u8] {
+    path.as_os_str().as_bytes()
 }
 
 impl Store {
@@ -308,7 +320,8 @@ impl Store {
             cache.extend(sq::load_prefix(&self.conn, &prefix)?);
         }
         let ingest = Ingest {
-            known: Mutex::new(bq::all_blob_hashes(&self.conn)?),
+            stored: bq::blob_packs(&self.conn)?,
+            claimed: Mutex::new(DigestSet::default()),
             chunked: chunked_digests(&self.conn)?,
             packer: Mutex::new(Packer::new(&self.dir, self.config.store.pack_size)),
             level: self.config.compression.level,
@@ -326,12 +339,14 @@ impl Store {
                 results.push(None);
                 continue;
             };
-            let vouched = cache.get(&cache_key(&e.abs)).filter(|c| {
+            let vouched = cache.get(key_bytes(&e.abs)).filter(|c| {
                 c.vouches_for(e.stat.size, e.stat.mtime_ns, e.stat.ctime_ns, e.stat.ino)
                     && ingest.has_content(&c.digest)
             });
             if let Some(c) = vouched {
-                ingest.reused.lock().expect("reused lock").insert(c.digest);
+                if let Some(pack) = ingest.stored.get(&c.digest) {
+                    ingest.reused.lock().expect("reused lock").insert(*pack);
+                }
                 results.push(Some(Ingested {
                     digest: c.digest,
                     size: c.size,
@@ -378,7 +393,7 @@ impl Store {
             bq::insert_chunk_list(&tx, file, list)?;
         }
         let reused = ingest.reused.into_inner().expect("reused lock");
-        bq::touch_packs(&tx, bq::packs_of(&tx, &reused)?, now)?;
+        bq::touch_packs(&tx, reused, now)?;
         for (path, entry) in &stat_updates {
             sq::put(&tx, path, entry)?;
         }
@@ -498,14 +513,14 @@ fn build_manifest(
     Ok((Manifest::new(manifest_entries)?, stat_updates, chunk_lists))
 }
 
-fn chunked_digests(conn: &rusqlite::Connection) -> Result<HashSet<Digest>> {
+fn chunked_digests(conn: &rusqlite::Connection) -> Result<DigestSet> {
     let mut stmt = conn
         .prepare("SELECT file_digest FROM file_chunks")
         .map_err(crate::index::Error::from)?;
     let rows = stmt
         .query_map([], |r| r.get::<_, Vec<u8>>(0))
         .map_err(crate::index::Error::from)?;
-    let mut out = HashSet::new();
+    let mut out = DigestSet::default();
     for r in rows {
         if let Ok(d) = Digest::from_slice(&r.map_err(crate::index::Error::from)?) {
             out.insert(d);

@@ -2,7 +2,7 @@
 
 use super::Store;
 use super::content::Packs;
-use super::log::cache_key;
+use super::log::{cache_key, key_bytes};
 use crate::error::{Error, Result};
 use crate::index::stat_queries as sq;
 use crate::index::version_queries as vq;
@@ -266,7 +266,7 @@ impl Store {
                         ManifestEntry::symlink(s.rel.clone(), target.clone())
                     }
                     ScannedKind::File { exec } => {
-                        let digest = match cache.get(&cache_key(&s.abs)) {
+                        let digest = match cache.get(key_bytes(&s.abs)) {
                             Some(c)
                                 if trust_cache
                                     && c.vouches_for(

@@ -4,7 +4,6 @@ use super::{Error, Result};
 use crate::model::Digest;
 use crate::store::{BlobKind, Codec, PackEntry, PackOutcome};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::HashSet;
 
 /// Where a blob is stored: its pack and its entry there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,16 +143,17 @@ pub fn try_locate(conn: &Connection, hash: &Digest) -> Result<Option<BlobLocatio
     }))
 }
 
-/// Every blob hash in the index, for deduplication during a log.
+/// Every blob in the index with its pack, for deduplication and access tracking in a log.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn all_blob_hashes(conn: &Connection) -> Result<HashSet<Digest>> {
-    let mut stmt = conn.prepare("SELECT hash FROM blobs")?;
-    let rows = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-    let mut out = HashSet::new();
+pub fn blob_packs(conn: &Connection) -> Result<crate::model::DigestMap<i64>> {
+    let mut stmt = conn.prepare("SELECT hash, pack_id FROM blobs")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = crate::model::DigestMap::default();
     for r in rows {
-        out.insert(digest(&r?)?);
+        let (hash, pack) = r?;
+        out.insert(digest(&hash)?, pack);
     }
     Ok(out)
 }
@@ -325,25 +325,4 @@ pub fn set_remote_state(conn: &Connection, pack_id: i64, state: Option<&str>) ->
     conn.prepare_cached("UPDATE packs SET remote_state = ?2 WHERE id = ?1")?
         .execute(params![pack_id, state])?;
     Ok(())
-}
-
-/// The packs holding the given blobs, for access tracking; one read per blob, no writes.
-///
-/// # Errors
-/// SQLite errors.
-pub fn packs_of<'a>(
-    conn: &Connection,
-    hashes: impl IntoIterator<Item = &'a Digest>,
-) -> Result<HashSet<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT pack_id FROM blobs WHERE hash = ?1")?;
-    let mut out = HashSet::new();
-    for h in hashes {
-        if let Some(id) = stmt
-            .query_row([h.as_bytes()], |r| r.get::<_, i64>(0))
-            .optional()?
-        {
-            out.insert(id);
-        }
-    }
-    Ok(out)
 }

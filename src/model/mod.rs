@@ -12,7 +12,7 @@ mod run;
 mod size;
 mod time;
 
-pub use digest::Digest;
+pub use digest::{Digest, DigestHasher, DigestMap, DigestSet};
 pub use duration::Span;
 pub use error::{Error, Result};
 pub use lineage::{
