@@ -265,17 +265,7 @@ impl Store {
         let mut paths = Vec::with_capacity(opts.paths.len());
         let mut names = Vec::with_capacity(opts.paths.len());
         for p in &opts.paths {
-            let canon = p.canonicalize().map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Error::Worktree(crate::worktree::Error::NotFound(p.clone()))
-                } else {
-                    Error::Io {
-                        action: "read",
-                        path: p.clone(),
-                        source: e,
-                    }
-                }
-            })?;
+            let canon = p.canonicalize().map_err(crate::worktree::read_error(p))?;
             // Scans skip `.artifacts`; naming one (or a path inside it) must not version a store.
             let in_store = canon.strip_prefix(self.root()).is_ok_and(|rel| {
                 rel.components()

@@ -243,17 +243,9 @@ impl Store {
         dir: &std::path::Path,
         trust_cache: bool,
     ) -> Result<Vec<ManifestEntry>> {
-        let dir = dir.canonicalize().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Worktree(crate::worktree::Error::NotFound(dir.to_owned()))
-            } else {
-                Error::Io {
-                    action: "read",
-                    path: dir.to_owned(),
-                    source: e,
-                }
-            }
-        })?;
+        let dir = dir
+            .canonicalize()
+            .map_err(crate::worktree::read_error(dir))?;
         let scanned = scan_dir(&dir, &self.interrupt)?;
         let mut prefix = cache_key(&dir);
         prefix.push(b'/');

@@ -283,11 +283,7 @@ pub fn delete_blobs<'a>(
     conn: &Connection,
     hashes: impl IntoIterator<Item = &'a Digest>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare_cached("DELETE FROM blobs WHERE hash = ?1")?;
-    for h in hashes {
-        stmt.execute([h.as_bytes()])?;
-    }
-    Ok(())
+    delete_each(conn, "DELETE FROM blobs WHERE hash = ?1", hashes)
 }
 
 /// Forgets chunk lists of files no longer stored.
@@ -298,9 +294,21 @@ pub fn delete_chunk_lists<'a>(
     conn: &Connection,
     files: impl IntoIterator<Item = &'a Digest>,
 ) -> Result<()> {
-    let mut stmt = conn.prepare_cached("DELETE FROM file_chunks WHERE file_digest = ?1")?;
-    for f in files {
-        stmt.execute([f.as_bytes()])?;
+    delete_each(
+        conn,
+        "DELETE FROM file_chunks WHERE file_digest = ?1",
+        files,
+    )
+}
+
+fn delete_each<'a>(
+    conn: &Connection,
+    sql: &str,
+    keys: impl IntoIterator<Item = &'a Digest>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    for key in keys {
+        stmt.execute([key.as_bytes()])?;
     }
     Ok(())
 }

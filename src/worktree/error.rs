@@ -57,6 +57,21 @@ pub enum Error {
 /// Result of working-directory operations.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Maps the failure to read a path the user named: a missing path gets its own message.
+pub fn read_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NotFound(path.to_owned())
+        } else {
+            Error::Io {
+                action: "read",
+                path: path.to_owned(),
+                source: e,
+            }
+        }
+    }
+}
+
 pub(crate) fn io(
     action: &'static str,
     path: impl Into<PathBuf>,

@@ -5,7 +5,7 @@ mod error;
 mod fsops;
 mod scan;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, read_error};
 pub use fsops::{
     hash_file, prune_empty_dirs, remove_entry, symlink_stays_inside, write_file_atomically,
     write_symlink_atomically,

@@ -134,17 +134,7 @@ pub fn scan_dir_and_leftovers(
     root: &Path,
     interrupt: &std::sync::atomic::AtomicBool,
 ) -> Result<(Vec<ScannedEntry>, Vec<PathBuf>)> {
-    let meta = std::fs::symlink_metadata(root).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::NotFound(root.to_owned())
-        } else {
-            Error::Io {
-                action: "read",
-                path: root.to_owned(),
-                source: e,
-            }
-        }
-    })?;
+    let meta = std::fs::symlink_metadata(root).map_err(super::read_error(root))?;
     if !meta.is_dir() {
         return Err(Error::Walk {
             path: root.to_owned(),
@@ -276,17 +266,7 @@ pub fn scan_named(
     let mut names = std::collections::HashSet::new();
     for (p, name) in paths {
         let name = name.clone();
-        let meta = std::fs::symlink_metadata(p).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotFound(p.clone())
-            } else {
-                Error::Io {
-                    action: "read",
-                    path: p.clone(),
-                    source: e,
-                }
-            }
-        })?;
+        let meta = std::fs::symlink_metadata(p).map_err(super::read_error(p))?;
         if !names.insert(name.clone()) {
             return Err(Error::DuplicateName(name));
         }

@@ -1,7 +1,7 @@
 //! `art checkout` and `art download`: byte-identical restores, the default destination, and
 //! the refusals that protect files art has not seen.
 
-use crate::util::{Env, noise};
+use crate::util::{Env, noise, succeeded};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 
@@ -125,16 +125,12 @@ fn default_destination_is_the_logged_directory() {
     env.ok(&["checkout", "ds"]);
     assert_eq!(env.read_tree("data"), v1);
     // The default destination is relative to the store, not to the current directory.
-    let out = env
-        .art()
-        .current_dir(env.path("data/sub"))
-        .args(["checkout", "ds:v0"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        env.art()
+            .current_dir(env.path("data/sub"))
+            .args(["checkout", "ds:v0"])
+            .output()
+            .unwrap(),
     );
     assert_eq!(env.read_tree("data")["b.txt"], b"beta\n");
     assert!(!env.path("data/sub/data").exists());

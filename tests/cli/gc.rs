@@ -1,7 +1,7 @@
 //! Lifecycle: rm, prune, gc (repack, grace, debris, cap), du, config; gc against concurrent
 //! logs and a kill during repack.
 
-use crate::util::{Env, noise};
+use crate::util::{Env, noise, succeeded};
 use std::collections::BTreeMap;
 
 fn packs_bytes(env: &Env) -> u64 {
@@ -277,15 +277,12 @@ fn gc_and_log_running_at_once_never_lose_a_committed_version() {
                 .current_dir(&root)
                 .status();
         }
-        let out = std::process::Command::new(&bin)
-            .args(["log", "m", "d", "--json"])
-            .current_dir(&root)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = succeeded(
+            std::process::Command::new(&bin)
+                .args(["log", "m", "d", "--json"])
+                .current_dir(&root)
+                .output()
+                .unwrap(),
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         trees.push((

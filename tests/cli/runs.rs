@@ -1,7 +1,7 @@
 //! Runs: `art run start|finish|resume|show|summary|exec`, `art use`, `art runs [best]`,
 //! `art versions --run`, and `art log --run` validation.
 
-use crate::util::{Env, path_with_art, run_settings};
+use crate::util::{Env, path_with_art, run_settings, succeeded};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -301,17 +301,13 @@ fn summary_values_must_be_numbers_or_json() {
 
     // `run summary` takes the run from ART_RUN and merges.
     for pairs in [["acc=0.5", "loss=2"], ["acc=0.75", "tags=[\"a\"]"]] {
-        let out = env
-            .art()
-            .env("ART_RUN", &id)
-            .args(["run", "summary"])
-            .args(pairs)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        succeeded(
+            env.art()
+                .env("ART_RUN", &id)
+                .args(["run", "summary"])
+                .args(pairs)
+                .output()
+                .unwrap(),
         );
     }
     assert_eq!(
@@ -770,28 +766,24 @@ fn a_run_saves_its_code_honouring_artignore() {
         ("src/.artignore", b"__pycache__/\n*.pyc\n.venv/\n"),
         ("src/.gitignore", b"util/\n"),
     ]);
-    let out = env
-        .art()
-        .env("PATH", path_with_art())
-        .args([
-            "run",
-            "exec",
-            "--job-type",
-            "train",
-            "--",
-            "art",
-            "log",
-            "code",
-            "src",
-            "-t",
-            "code",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeded(
+        env.art()
+            .env("PATH", path_with_art())
+            .args([
+                "run",
+                "exec",
+                "--job-type",
+                "train",
+                "--",
+                "art",
+                "log",
+                "code",
+                "src",
+                "-t",
+                "code",
+            ])
+            .output()
+            .unwrap(),
     );
     let files = env.json(&["ls", "code"]);
     let paths: Vec<&str> = files

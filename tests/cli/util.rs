@@ -218,3 +218,14 @@ pub fn path_with_art() -> std::ffi::OsString {
     std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(&rest)))
         .expect("valid PATH")
 }
+
+/// Asserts that a finished command succeeded (showing its stderr if not) and returns its output.
+pub fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
