@@ -109,12 +109,6 @@ impl Present<'_> {
     }
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 impl Store {
     /// Makes `opts.dest` hold the version: writes what differs, skips what matches, and in
     /// exact mode deletes what the version lacks.
@@ -228,7 +222,7 @@ impl Store {
         // Entries are stamped after the writes: a file whose mtime is well before this moment
         // has art's content (the racy-git rule then applies as for `log`), so the next
         // command need not re-read what checkout just wrote.
-        let written_at = now_ns();
+        let written_at = crate::model::now_ns();
         let mut skipped_symlinks = Vec::new();
         let mut cache_updates = Vec::new();
         let mut bytes_written = 0;
@@ -295,7 +289,7 @@ impl Store {
         let mut prefix = cache_key(dest);
         prefix.push(b'/');
         let cache = sq::load_prefix(&self.conn, &prefix)?;
-        let started = now_ns();
+        let started = crate::model::now_ns();
         let present: Vec<Present<'a>> = scanned
             .par_iter()
             .map(|s| -> Result<Present<'a>> {

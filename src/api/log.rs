@@ -217,12 +217,6 @@ impl Ingest<'_> {
     }
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 pub(crate) fn cache_key(path: &Path) -> Vec<u8> {
     key_bytes(path).to_vec()
 }
@@ -240,7 +234,7 @@ impl Store {
     /// Bad paths, a type mismatch, I/O failure or interruption; the store is then unchanged
     /// (at most an unreferenced pack remains for gc).
     pub fn log(&mut self, opts: LogOptions) -> Result<LogOutcome> {
-        let started_ns = now_ns();
+        let started_ns = crate::model::now_ns();
         // The run must exist and be running; checked before any pack is written.
         let run = match &opts.run {
             Some(given) => Some(self.open_run(given, "log to")?),
@@ -312,7 +306,10 @@ impl Store {
         let ingest = Ingest {
             stored: bq::blob_packs(&self.conn)?,
             claimed: Mutex::new(DigestSet::default()),
-            chunked: chunked_digests(&self.conn)?,
+            chunked: bq::all_chunk_lists(&self.conn)?
+                .into_iter()
+                .map(|(file, _)| file)
+                .collect(),
             packer: Mutex::new(Packer::new(&self.dir, self.config.store.pack_size)),
             level: self.config.compression.level,
             new_blobs: AtomicU64::new(0),
@@ -501,22 +498,6 @@ fn build_manifest(
         }
     }
     Ok((Manifest::new(manifest_entries)?, stat_updates, chunk_lists))
-}
-
-fn chunked_digests(conn: &rusqlite::Connection) -> Result<DigestSet> {
-    let mut stmt = conn
-        .prepare("SELECT file_digest FROM file_chunks")
-        .map_err(crate::index::Error::from)?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, Vec<u8>>(0))
-        .map_err(crate::index::Error::from)?;
-    let mut out = DigestSet::default();
-    for r in rows {
-        if let Ok(d) = Digest::from_slice(&r.map_err(crate::index::Error::from)?) {
-            out.insert(d);
-        }
-    }
-    Ok(out)
 }
 
 /// A logged directory is recorded relative to the store's parent when inside it.

@@ -29,4 +29,4 @@ pub use run::{
     parse_summary_pair, parse_summary_text, sort_missing_last,
 };
 pub use size::{Size, format_size};
-pub use time::{format_time, now_ms};
+pub use time::{format_time, now_ms, now_ns};

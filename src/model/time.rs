@@ -10,6 +10,14 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Now, in nanoseconds since the Unix epoch (the unit of file timestamps).
+#[must_use]
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC).
 #[must_use]
 pub fn format_time(ms: i64) -> String {
