@@ -154,7 +154,17 @@ impl Store {
             (Vec::new(), Vec::new())
         };
         let present = self.inspect_dest(&dest, &scanned)?;
-        let plan = plan(&manifest, &present, opts.mode);
+        let mut plan = plan(&manifest, &present, opts.mode);
+        if !plan.conflicts.is_empty() && !opts.force {
+            // A file holding content of a live version of this artifact (what an interrupted
+            // checkout leaves, say) can be restored from it: replacing it loses nothing.
+            let restorable = self.live_digests(&packs, artifact.id)?;
+            plan.conflicts.retain(|path| {
+                present
+                    .get(path.as_str())
+                    .is_none_or(|cur| !restorable.contains(&cur.digest))
+            });
+        }
         if !plan.conflicts.is_empty() && !opts.force {
             return Err(Error::Conflicts {
                 dest,
@@ -277,6 +287,22 @@ impl Store {
             deleted: plan.deletes.len() as u64,
             skipped_symlinks,
         })
+    }
+
+    /// Digests of every file and symlink in the live versions of an artifact.
+    fn live_digests(&self, packs: &Packs, artifact_id: i64) -> Result<crate::model::DigestSet> {
+        let mut out = crate::model::DigestSet::default();
+        for v in crate::index::version_queries::versions_of(&self.conn, artifact_id)? {
+            if v.state != crate::index::VersionState::Deleted {
+                out.extend(
+                    self.read_manifest(packs, &v.digest)?
+                        .entries()
+                        .iter()
+                        .map(|e| e.digest),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Establishes the digest of everything in DEST (stat cache first, hashing otherwise) and

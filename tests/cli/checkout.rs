@@ -425,3 +425,32 @@ fn refuses_a_destination_inside_the_store() {
     assert_eq!(env.store_snapshot(), before);
     assert!(!env.path(".artifacts/new").exists());
 }
+
+/// Files art never wrote at a path, but whose content is in a live version (what a killed
+/// checkout leaves), can be replaced: nothing is lost. Content in no version still refuses.
+#[test]
+fn content_of_a_live_version_is_not_a_conflict() {
+    let env = two_versions();
+    env.ok(&["checkout", "ds:v1", "copy-source"]);
+    // Put v1's files where art has never written them, as a copy by hand would.
+    for (rel, content) in env.read_tree("copy-source") {
+        env.write(&format!("elsewhere/{rel}"), content);
+    }
+    env.ok(&["checkout", "ds:v0", "elsewhere"]);
+    let expected: std::collections::BTreeMap<String, Vec<u8>> = [
+        ("a.txt", "alpha\n"),
+        ("b.txt", "beta\n"),
+        ("sub/c.txt", "gamma\n"),
+    ]
+    .into_iter()
+    .map(|(p, c)| (p.to_owned(), c.as_bytes().to_vec()))
+    .collect();
+    assert_eq!(env.read_tree("elsewhere"), expected);
+    env.write("other/a.txt", "my own edit\n");
+    let err = env.fails(&["checkout", "ds:v0", "other"], 3);
+    assert!(err.contains("a.txt"), "{err}");
+    assert_eq!(
+        std::fs::read(env.path("other/a.txt")).unwrap(),
+        b"my own edit\n"
+    );
+}
