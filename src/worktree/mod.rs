@@ -12,5 +12,5 @@ pub use fsops::{
 };
 pub use scan::{
     FileStat, ScannedEntry, ScannedKind, TEMP_PREFIX, scan_dir, scan_dir_and_leftovers, scan_named,
-    scan_paths, stat_of,
+    stat_of,
 };

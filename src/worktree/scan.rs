@@ -226,38 +226,12 @@ pub fn scan_dir_and_leftovers(
     Ok((entries, leftovers.into_inner().expect("scan lock")))
 }
 
-/// Scans individual paths: each file lands at the root under its base name, each directory
-/// under its base name with its contents.
+/// Scans individual paths, each given with the name it gets in the version (so a path
+/// resolved through a symlink keeps the name the user typed): a file lands at the root under
+/// that name, a directory under it with its contents.
 ///
 /// # Errors
-/// As [`scan_dir`], plus two paths with the same base name.
-pub fn scan_paths(
-    paths: &[PathBuf],
-    interrupt: &std::sync::atomic::AtomicBool,
-) -> Result<Vec<ScannedEntry>> {
-    let named = paths
-        .iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .ok_or_else(|| Error::Walk {
-                    path: p.clone(),
-                    message: "has no file name".into(),
-                })?
-                .to_str()
-                .ok_or_else(|| Error::NotUtf8(p.clone()))?
-                .to_owned();
-            Ok((p.clone(), name))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    scan_named(&named, interrupt)
-}
-
-/// As [`scan_paths`], with the name each path gets in the version given explicitly (so a
-/// path resolved through a symlink keeps the name the user typed).
-///
-/// # Errors
-/// As [`scan_paths`].
+/// As [`scan_dir`], plus two paths with the same name.
 pub fn scan_named(
     paths: &[(PathBuf, String)],
     interrupt: &std::sync::atomic::AtomicBool,

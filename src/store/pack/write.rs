@@ -183,13 +183,6 @@ impl Packer {
         Ok(())
     }
 
-    /// Bytes written so far, open pack included.
-    #[must_use]
-    pub fn bytes_written(&self) -> u64 {
-        self.done.iter().map(|p| p.size).sum::<u64>()
-            + self.current.as_ref().map_or(0, |p| p.offset)
-    }
-
     /// Closes the open pack, makes every pack written durable (fsync of each file and of
     /// the directories holding them) and returns them; only then may the index refer to them.
     ///
