@@ -10,8 +10,8 @@ use crate::index::blob_queries as bq;
 use crate::index::stat_queries as sq;
 use crate::model::{Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, now_ms};
 use crate::worktree::{
-    ScannedEntry, ScannedKind, hash_file, prune_empty_dirs, remove_entry, scan_dir_and_leftovers,
-    stat_of, symlink_stays_inside, write_file_atomically, write_symlink_atomically,
+    Scan, ScannedEntry, ScannedKind, hash_file, prune_empty_dirs, remove_entry, scan_dir, stat_of,
+    symlink_stays_inside, write_file_atomically, write_symlink_atomically,
 };
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
@@ -82,14 +82,28 @@ pub struct CheckoutOutcome {
     pub skipped_symlinks: Vec<String>,
 }
 
+/// Files written (and their blobs resolved) per step: bounds the memory a checkout of a
+/// million files holds, and lets each step's stat cache rows commit on their own.
+const WRITE_BATCH: usize = 1 << 15;
+
 /// What is in DEST at one path, with its digest when art could establish it.
 struct Present<'a> {
     scanned: &'a ScannedEntry,
+    /// Its index in the scan (for its path on disk).
+    index: usize,
     digest: Digest,
-    /// What art last recorded at this path, if anything.
-    known: Option<Digest>,
-    /// A stat entry to record when the file turns out to be unchanged.
-    refresh: Option<StatEntry>,
+    /// Art last wrote or read exactly this content at this path.
+    known: bool,
+    /// The file was hashed (the stat cache could not vouch): record it if it stays.
+    refresh: bool,
+}
+
+/// The entry at `path` in DEST (`present` is sorted by path, as the scan is).
+fn find<'p, 'a>(present: &'p [Present<'a>], path: &str) -> Option<&'p Present<'a>> {
+    present
+        .binary_search_by(|p| p.scanned.rel.as_str().cmp(path))
+        .ok()
+        .map(|i| &present[i])
 }
 
 impl Present<'_> {
@@ -105,7 +119,7 @@ impl Present<'_> {
 
     /// Art last wrote or read exactly this content here, so replacing it loses nothing.
     fn is_known(&self) -> bool {
-        self.known == Some(self.digest)
+        self.known
     }
 }
 
@@ -148,21 +162,20 @@ impl Store {
             dest
         };
         // Temporary files a killed checkout left are art's own: not conflicts, removed below.
-        let (scanned, leftovers) = if dest_exists {
-            scan_dir_and_leftovers(&dest, &self.interrupt)?
+        let scan = if dest_exists {
+            scan_dir(&dest, &self.interrupt)?
         } else {
-            (Vec::new(), Vec::new())
+            Scan::default()
         };
-        let present = self.inspect_dest(&dest, &scanned)?;
+        let started = crate::model::now_ns();
+        let present = self.inspect_dest(&scan)?;
         let mut plan = plan(&manifest, &present, opts.mode);
         if !plan.conflicts.is_empty() && !opts.force {
             // A file holding content of a live version of this artifact (what an interrupted
             // checkout leaves, say) can be restored from it: replacing it loses nothing.
             let restorable = self.live_digests(&packs, artifact.id)?;
             plan.conflicts.retain(|path| {
-                present
-                    .get(path.as_str())
-                    .is_none_or(|cur| !restorable.contains(&cur.digest))
+                find(&present, path).is_none_or(|cur| !restorable.contains(&cur.digest))
             });
         }
         if !plan.conflicts.is_empty() && !opts.force {
@@ -172,13 +185,11 @@ impl Store {
             });
         }
 
-        // Resolve every blob before touching DEST, so missing content fails early.
-        let mut sources: HashMap<Digest, FileSource> = HashMap::new();
-        for e in &plan.writes {
-            if e.kind == EntryKind::File && !sources.contains_key(&e.digest) {
-                sources.insert(e.digest, self.file_source(&packs, &e.digest)?);
-            }
-        }
+        // Resolve the first batch's blobs before touching DEST, so missing content of all but
+        // the largest checkouts fails before anything changes.
+        let mut batches = plan.writes.chunks(WRITE_BATCH);
+        let mut batch = batches.next().unwrap_or_default();
+        let mut sources = self.sources_of(&packs, batch)?;
         // The stat cache is keyed by canonical paths: a relative or non-canonical DEST created
         // now must be resolved too, or the next checkout would not know what art wrote.
         let dest = if dest_exists {
@@ -188,7 +199,8 @@ impl Store {
             dest.canonicalize().map_err(io("resolve", &dest))?
         };
 
-        let leftovers: Vec<ManifestPath> = leftovers
+        let leftovers: Vec<ManifestPath> = scan
+            .leftovers
             .iter()
             .filter_map(|p| {
                 let rel = p.strip_prefix(&dest).ok()?.to_str()?;
@@ -201,19 +213,116 @@ impl Store {
             remove_entry(&dest, rel)?;
         }
         prune_empty_dirs(&dest, plan.deletes.iter().copied().chain(&leftovers));
+        {
+            let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
+            for cur in &plan.refresh {
+                let s = cur.scanned.stat;
+                let entry = StatEntry {
+                    size: s.size,
+                    mtime_ns: s.mtime_ns,
+                    ctime_ns: s.ctime_ns,
+                    ino: s.ino,
+                    digest: cur.digest,
+                    cached_at_ns: started,
+                };
+                sq::put(&tx, key_bytes(&scan.abs(cur.index)), &entry)?;
+            }
+            for rel in &plan.deletes {
+                sq::remove(&tx, &cache_key(&dest.join(rel.as_str())))?;
+            }
+            tx.commit().map_err(crate::index::Error::from)?;
+        }
 
         let total: u64 = plan.writes.iter().map(|e| e.size).sum();
         self.progress.start("writing", total);
+        let mut skipped_symlinks = Vec::new();
+        let mut bytes_written = 0;
+        let mut written = 0;
+        while !batch.is_empty() {
+            let results = self.write_batch(&dest, batch, &sources, &packs)?;
+            // Entries are stamped after the writes: a file whose mtime is well before this
+            // moment has art's content (the racy-git rule then applies as for `log`), so the
+            // next command need not re-read what checkout just wrote.
+            let written_at = crate::model::now_ns();
+            let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
+            for (e, r) in batch.iter().zip(&results) {
+                match r {
+                    WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
+                    WriteResult::Written(path) => {
+                        written += 1;
+                        if e.kind == EntryKind::File {
+                            bytes_written += e.size;
+                        }
+                        if let Ok(meta) = std::fs::symlink_metadata(path) {
+                            let s = stat_of(&meta);
+                            let entry = StatEntry {
+                                size: s.size,
+                                mtime_ns: s.mtime_ns,
+                                ctime_ns: s.ctime_ns,
+                                ino: s.ino,
+                                digest: e.digest,
+                                cached_at_ns: written_at,
+                            };
+                            sq::put(&tx, key_bytes(path), &entry)?;
+                        }
+                    }
+                }
+            }
+            let pack_ids: BTreeSet<i64> = sources
+                .values()
+                .flat_map(|s| s.locations().iter().map(|l| l.pack_id))
+                .collect();
+            bq::touch_packs(&tx, pack_ids, now_ms())?;
+            tx.commit().map_err(crate::index::Error::from)?;
+            batch = batches.next().unwrap_or_default();
+            sources = self.sources_of(&packs, batch)?;
+        }
+        self.progress.finish();
+
+        Ok(CheckoutOutcome {
+            reference,
+            dest,
+            mode: opts.mode,
+            written,
+            bytes_written,
+            unchanged: plan.unchanged,
+            deleted: plan.deletes.len() as u64,
+            skipped_symlinks,
+        })
+    }
+
+    /// Where the content of a batch's files is, each digest resolved once.
+    fn sources_of(
+        &self,
+        packs: &Packs,
+        batch: &[&ManifestEntry],
+    ) -> Result<HashMap<Digest, FileSource>> {
+        let mut sources = HashMap::new();
+        for e in batch {
+            if e.kind == EntryKind::File && !sources.contains_key(&e.digest) {
+                sources.insert(e.digest, self.file_source(packs, &e.digest)?);
+            }
+        }
+        Ok(sources)
+    }
+
+    /// Writes a batch of entries in parallel, each atomically.
+    fn write_batch(
+        &self,
+        dest: &Path,
+        batch: &[&ManifestEntry],
+        sources: &HashMap<Digest, FileSource>,
+        packs: &Packs,
+    ) -> Result<Vec<WriteResult>> {
         let interrupt = &self.interrupt;
         let progress = self.progress.as_ref();
-        let results: Vec<WriteResult> = plan
-            .writes
+        batch
             .par_iter()
             .map(|e| -> Result<WriteResult> {
                 if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                let r = write_entry(&dest, e, &sources, &packs).map_err(|err| {
+                let r = write_entry(dest, e, sources, packs).map_err(|err| {
                     if err.is_interrupted() {
                         err
                     } else {
@@ -226,67 +335,7 @@ impl Store {
                 progress.advance(e.size);
                 Ok(r)
             })
-            .collect::<Result<_>>()?;
-        self.progress.finish();
-
-        // Entries are stamped after the writes: a file whose mtime is well before this moment
-        // has art's content (the racy-git rule then applies as for `log`), so the next
-        // command need not re-read what checkout just wrote.
-        let written_at = crate::model::now_ns();
-        let mut skipped_symlinks = Vec::new();
-        let mut cache_updates = Vec::new();
-        let mut bytes_written = 0;
-        for (e, r) in plan.writes.iter().zip(&results) {
-            match r {
-                WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
-                WriteResult::Written(path) => {
-                    if e.kind == EntryKind::File {
-                        bytes_written += e.size;
-                    }
-                    if let Ok(meta) = std::fs::symlink_metadata(path) {
-                        let s = stat_of(&meta);
-                        let entry = StatEntry {
-                            size: s.size,
-                            mtime_ns: s.mtime_ns,
-                            ctime_ns: s.ctime_ns,
-                            ino: s.ino,
-                            digest: e.digest,
-                            cached_at_ns: written_at,
-                        };
-                        cache_updates.push((cache_key(path), entry));
-                    }
-                }
-            }
-        }
-        let written = results
-            .iter()
-            .filter(|r| matches!(r, WriteResult::Written(_)))
-            .count() as u64;
-
-        let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
-        for (key, entry) in cache_updates.iter().chain(&plan.refresh) {
-            sq::put(&tx, key, entry)?;
-        }
-        for rel in &plan.deletes {
-            sq::remove(&tx, &cache_key(&dest.join(rel.as_str())))?;
-        }
-        let pack_ids: BTreeSet<i64> = sources
-            .values()
-            .flat_map(|s| s.locations().iter().map(|l| l.pack_id))
-            .collect();
-        bq::touch_packs(&tx, pack_ids, now_ms())?;
-        tx.commit().map_err(crate::index::Error::from)?;
-
-        Ok(CheckoutOutcome {
-            reference,
-            dest,
-            mode: opts.mode,
-            written,
-            bytes_written,
-            unchanged: plan.unchanged,
-            deleted: plan.deletes.len() as u64,
-            skipped_symlinks,
-        })
+            .collect()
     }
 
     /// Digests of every file and symlink in the live versions of an artifact.
@@ -306,23 +355,17 @@ impl Store {
     }
 
     /// Establishes the digest of everything in DEST (stat cache first, hashing otherwise) and
-    /// what art last recorded at each path.
-    fn inspect_dest<'a>(
-        &self,
-        dest: &Path,
-        scanned: &'a [ScannedEntry],
-    ) -> Result<HashMap<&'a str, Present<'a>>> {
-        let mut prefix = cache_key(dest);
-        prefix.push(b'/');
-        let cache = sq::load_prefix(&self.conn, &prefix)?;
-        let started = crate::model::now_ns();
-        let present: Vec<Present<'a>> = scanned
+    /// whether art last recorded that content at each path. Sorted like the scan.
+    fn inspect_dest<'a>(&self, scan: &'a Scan) -> Result<Vec<Present<'a>>> {
+        let mut cached: Vec<Option<StatEntry>> = vec![None; scan.entries.len()];
+        super::log::join_stat_cache(&self.conn, scan, |i, c| cached[i] = Some(c))?;
+        scan.entries
             .par_iter()
-            .map(|s| -> Result<Present<'a>> {
-                let cached = cache.get(key_bytes(&s.abs));
-                let known = cached.map(|c| c.digest);
+            .zip(cached)
+            .enumerate()
+            .map(|(index, (s, cached))| -> Result<Present<'a>> {
                 let (digest, refresh) = match &s.kind {
-                    ScannedKind::Symlink { target } => (Digest::of(target.as_bytes()), None),
+                    ScannedKind::Symlink { target } => (Digest::of(target.as_bytes()), false),
                     ScannedKind::File { .. } => match cached {
                         Some(c)
                             if c.vouches_for(
@@ -332,50 +375,37 @@ impl Store {
                                 s.stat.ino,
                             ) =>
                         {
-                            (c.digest, None)
+                            (c.digest, false)
                         }
-                        _ => {
-                            let d = hash_file(&s.abs)?;
-                            let refresh = StatEntry {
-                                size: s.stat.size,
-                                mtime_ns: s.stat.mtime_ns,
-                                ctime_ns: s.stat.ctime_ns,
-                                ino: s.stat.ino,
-                                digest: d,
-                                cached_at_ns: started,
-                            };
-                            (d, Some(refresh))
-                        }
+                        _ => (hash_file(&scan.abs(index))?, true),
                     },
                 };
                 Ok(Present {
                     scanned: s,
+                    index,
                     digest,
-                    known,
+                    known: cached.is_some_and(|c| c.digest == digest),
                     refresh,
                 })
             })
-            .collect::<Result<_>>()?;
-        Ok(present
-            .into_iter()
-            .map(|p| (p.scanned.rel.as_str(), p))
-            .collect())
+            .collect()
     }
 }
 
-struct Plan<'m> {
+struct Plan<'m, 'a> {
     writes: Vec<&'m ManifestEntry>,
     deletes: Vec<&'m ManifestPath>,
     unchanged: u64,
     conflicts: Vec<String>,
-    refresh: Vec<(Vec<u8>, StatEntry)>,
+    /// Unchanged files that were hashed: their stat cache rows are renewed.
+    refresh: Vec<&'m Present<'a>>,
 }
 
-fn plan<'m>(
+fn plan<'m, 'a>(
     manifest: &'m Manifest,
-    present: &'m HashMap<&str, Present<'_>>,
+    present: &'m [Present<'a>],
     mode: CheckoutMode,
-) -> Plan<'m> {
+) -> Plan<'m, 'a> {
     let mut p = Plan {
         writes: Vec::new(),
         deletes: Vec::new(),
@@ -384,11 +414,11 @@ fn plan<'m>(
         refresh: Vec::new(),
     };
     for e in manifest.entries() {
-        match present.get(e.path.as_str()) {
+        match find(present, e.path.as_str()) {
             Some(cur) if cur.matches(e) => {
                 p.unchanged += 1;
-                if let Some(r) = cur.refresh {
-                    p.refresh.push((cache_key(&cur.scanned.abs), r));
+                if cur.refresh {
+                    p.refresh.push(cur);
                 }
             }
             Some(cur) => {
@@ -414,13 +444,13 @@ fn plan<'m>(
         })
         .collect();
     let mut extra: Vec<&Present<'_>> = present
-        .values()
+        .iter()
         .filter(|cur| manifest.get(cur.scanned.rel.as_str()).is_none())
         .filter(|cur| mode == CheckoutMode::Exact || blocking.contains(cur.scanned.rel.as_str()))
         .collect();
     // In download mode, files under a path the version needs as a file must go too.
     if mode == CheckoutMode::Download {
-        for cur in present.values() {
+        for cur in present {
             let rel = cur.scanned.rel.as_str();
             let under_file = rel
                 .match_indices('/')

@@ -139,9 +139,60 @@ impl Store {
         Ok(FileSource::Blob(self.locate(digest)?))
     }
 
-    /// Reads and parses a version's manifest.
+    /// Reads and parses a version's manifest, streaming its blobs (a large manifest is
+    /// chunked like a large file).
     pub(crate) fn read_manifest(&self, packs: &Packs, digest: &Digest) -> Result<Manifest> {
-        let bytes = packs.read(&self.locate(digest)?)?;
-        Ok(Manifest::from_canonical_bytes(&bytes)?)
+        let source = self.file_source(packs, digest)?;
+        let mut reader = SourceReader {
+            packs,
+            locations: source.locations(),
+            next: 0,
+            blob: Vec::new(),
+            pos: 0,
+            failure: None,
+        };
+        let parsed = Manifest::from_reader(&mut reader, digest);
+        // A damaged blob is reported as such, not as the parse error it caused.
+        match (parsed, reader.failure) {
+            (Err(_), Some(failure)) => Err(failure),
+            (parsed, _) => Ok(parsed?),
+        }
+    }
+}
+
+/// Reads the blobs of one content in order, one blob in memory at a time.
+struct SourceReader<'a> {
+    packs: &'a Packs,
+    locations: &'a [BlobLocation],
+    next: usize,
+    blob: Vec<u8>,
+    pos: usize,
+    /// The error that ended the read, kept whole for the caller.
+    failure: Option<Error>,
+}
+
+impl std::io::Read for SourceReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.blob.len() {
+            let Some(loc) = self.locations.get(self.next) else {
+                return Ok(0);
+            };
+            self.next += 1;
+            match self.packs.read(loc) {
+                Ok(blob) => {
+                    self.blob = blob;
+                    self.pos = 0;
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    self.failure = Some(e);
+                    return Err(std::io::Error::other(message));
+                }
+            }
+        }
+        let n = out.len().min(self.blob.len() - self.pos);
+        out[..n].copy_from_slice(&self.blob[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }

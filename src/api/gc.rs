@@ -147,32 +147,35 @@ impl<'a> Reach<'a> {
 
     /// Adds every blob `v` needs to `out`: its manifest, file blobs, chunk lists and chunks.
     fn add_version(&mut self, v: &VersionRow, out: &mut HashSet<Digest>) -> Result<()> {
-        out.insert(v.digest);
+        // A large manifest is stored like a large file: chunk list and chunks.
+        self.add_content(&v.digest, out)?;
         let manifest = self.store.read_manifest(&self.packs, &v.digest)?;
         for e in manifest
             .entries()
             .iter()
             .filter(|e| e.kind == EntryKind::File)
         {
-            match self.chunk_lists.get(&e.digest) {
-                Some(list) => {
-                    out.insert(*list);
-                    if !self.expanded.contains_key(list) {
-                        let bytes = self.packs.read(&self.store.locate(list)?)?;
-                        let chunks = crate::store::chunk_list_decode(&bytes)
-                            .map(|(_, chunks)| chunks.into_iter().map(|(h, _)| h).collect())
-                            .ok_or_else(|| {
-                                Error::MissingContent(format!("{list} (malformed chunk list)"))
-                            })?;
-                        self.expanded.insert(*list, chunks);
-                    }
-                    out.extend(self.expanded[list].iter().copied());
-                }
-                None => {
-                    out.insert(e.digest);
-                }
-            }
+            self.add_content(&e.digest, out)?;
         }
+        Ok(())
+    }
+
+    /// Adds the blobs holding the content named `digest`: one blob, or a chunk list and its
+    /// chunks.
+    fn add_content(&mut self, digest: &Digest, out: &mut HashSet<Digest>) -> Result<()> {
+        let Some(list) = self.chunk_lists.get(digest).copied() else {
+            out.insert(*digest);
+            return Ok(());
+        };
+        out.insert(list);
+        if !self.expanded.contains_key(&list) {
+            let bytes = self.packs.read(&self.store.locate(&list)?)?;
+            let chunks = crate::store::chunk_list_decode(&bytes)
+                .map(|(_, chunks)| chunks.into_iter().map(|(h, _)| h).collect())
+                .ok_or_else(|| Error::MissingContent(format!("{list} (malformed chunk list)")))?;
+            self.expanded.insert(list, chunks);
+        }
+        out.extend(self.expanded[&list].iter().copied());
         Ok(())
     }
 }
@@ -318,9 +321,7 @@ impl Store {
                 PackFate::Keep => {}
             }
         }
-        for pack in &new_packs {
-            bq::insert_pack(&tx, pack, now)?;
-        }
+        bq::insert_packs(&tx, &new_packs, now)?;
         for (p, fate) in packs.iter().zip(&fates) {
             if matches!(fate, PackFate::Keep | PackFate::Evict)
                 && let Some(dead) = dead_blobs.get(&p.id)
@@ -334,6 +335,8 @@ impl Store {
             .map(|(file, _)| *file)
             .collect();
         bq::delete_chunk_lists(&tx, &dead_lists)?;
+        // Stat cache rows vouch for content without a lookup, so none may outlive it.
+        crate::index::stat_queries::forget_unstored(&tx)?;
         tx.commit().map_err(crate::index::Error::from)?;
 
         // 3. Only now remove files; a crash here leaves unreferenced packs for the next gc.

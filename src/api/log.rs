@@ -6,17 +6,17 @@ use crate::error::{Error, Result, io};
 use crate::index::blob_queries as bq;
 use crate::index::stat_queries as sq;
 use crate::index::version_queries as vq;
-use crate::index::{StatEntry, VersionRow, VersionState};
+use crate::index::{ReadPool, StatEntry, VersionRow, VersionState};
 use crate::model::{
-    AliasName, ArtifactName, ArtifactType, Digest, DigestMap, DigestSet, Manifest, ManifestEntry,
+    AliasName, ArtifactName, ArtifactType, CanonicalReader, Digest, DigestSet, ManifestEntry,
     now_ms,
 };
 use crate::store::{
     BlobKind, CHUNK_THRESHOLD, Chunker, Codec, Packer, chunk_list_encode, compress,
 };
-use crate::worktree::{ScannedEntry, ScannedKind, scan_dir, scan_named, stat_of};
+use crate::worktree::{FileStat, Scan, ScannedEntry, ScannedKind, scan_dir, scan_named, stat_of};
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -91,23 +91,25 @@ pub struct LogOutcome {
     pub aliases: Vec<String>,
 }
 
-struct Ingested {
+/// What reading a file found.
+struct ReadOutcome {
     digest: Digest,
     size: u64,
-    cache: Option<StatEntry>,
-    chunk_list: Option<Digest>,
+    /// The stat did not change while the file was read, so the stat cache may vouch for it.
+    cacheable: bool,
 }
 
 struct Ingest<'a> {
-    /// Blobs already in the store, with their pack.
-    stored: DigestMap<i64>,
+    /// Looks blobs up in the index from worker threads.
+    readers: ReadPool,
     /// Blobs this log has claimed (written or being written).
     claimed: Mutex<DigestSet>,
-    chunked: DigestSet,
+    /// `(file digest, chunk list)` of the large files this log chunked.
+    chunk_lists: Mutex<Vec<(Digest, Digest)>>,
     packer: Mutex<Packer>,
     level: i32,
     new_blobs: AtomicU64,
-    /// Blobs already stored that this version reuses: their packs count as recently used.
+    /// Packs holding blobs this version reuses: they count as recently used.
     reused: Mutex<HashSet<i64>>,
     interrupt: &'a std::sync::atomic::AtomicBool,
     progress: &'a dyn super::Progress,
@@ -116,8 +118,11 @@ struct Ingest<'a> {
 impl Ingest<'_> {
     /// Stores `raw` unless the store (or this log) already has it.
     fn put(&self, hash: Digest, kind: BlobKind, raw: &[u8]) -> Result<()> {
-        if let Some(pack) = self.stored.get(&hash) {
-            self.reused.lock().expect("reused lock").insert(*pack);
+        if self.claimed.lock().expect("claimed lock").contains(&hash) {
+            return Ok(());
+        }
+        if let Some(pack) = self.readers.with(|c| bq::pack_of(c, &hash))? {
+            self.reused.lock().expect("reused lock").insert(pack);
             return Ok(());
         }
         if !self.claimed.lock().expect("claimed lock").insert(hash) {
@@ -137,57 +142,46 @@ impl Ingest<'_> {
         Ok(())
     }
 
-    fn has_content(&self, digest: &Digest) -> bool {
-        self.chunked.contains(digest) || self.stored.contains_key(digest)
-    }
-
     /// Hashes a file and stores its new blobs; small files are one blob, large ones chunked.
-    fn file(&self, path: &Path, started_ns: i64) -> Result<Ingested> {
+    fn file(&self, path: &Path, scanned: FileStat) -> Result<ReadOutcome> {
         if self.interrupt.load(Ordering::Relaxed) {
             return Err(Error::Interrupted);
         }
         let mut file = std::fs::File::open(path).map_err(io("read", path))?;
         let before = file.metadata().map_err(io("stat", path))?;
-        let (digest, size, chunk_list) = if before.len() <= CHUNK_THRESHOLD {
+        let (digest, size) = if before.len() <= CHUNK_THRESHOLD {
             let mut data = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
             std::io::Read::read_to_end(&mut file, &mut data).map_err(io("read", path))?;
             if data.len() as u64 <= CHUNK_THRESHOLD {
                 let digest = Digest::of(&data);
                 self.put(digest, BlobKind::Data, &data)?;
-                (digest, data.len() as u64, None)
+                (digest, data.len() as u64)
             } else {
-                self.chunked_file(&data[..], path)?
+                self.chunked(&data[..], path, BlobKind::Data)?
             }
         } else {
-            self.chunked_file(file, path)?
+            self.chunked(file, path, BlobKind::Data)?
         };
         self.progress.advance(size);
         // A file modified while it was read is versioned as read, but not cached.
         let after = std::fs::symlink_metadata(path).map_err(io("stat", path))?;
-        let stat = stat_of(&before);
-        let cache = (stat == stat_of(&after)).then_some(StatEntry {
-            size: stat.size,
-            mtime_ns: stat.mtime_ns,
-            ctime_ns: stat.ctime_ns,
-            ino: stat.ino,
-            digest,
-            cached_at_ns: started_ns,
-        });
-        Ok(Ingested {
+        let cacheable = stat_of(&before) == scanned && stat_of(&after) == scanned;
+        Ok(ReadOutcome {
             digest,
             size,
-            cache,
-            chunk_list,
+            cacheable,
         })
     }
 
-    /// Chunks a large file a window at a time: cut points are found in order, then the
-    /// window's chunks are hashed and compressed in parallel, so one big file uses every core.
-    fn chunked_file(
+    /// Chunks a large file (or a large manifest) a window at a time: cut points are found in
+    /// order, then the window's chunks are hashed and compressed in parallel, so one big file
+    /// uses every core. Returns the digest of the whole and its length.
+    fn chunked(
         &self,
         reader: impl std::io::Read,
         path: &Path,
-    ) -> Result<(Digest, u64, Option<Digest>)> {
+        kind: BlobKind,
+    ) -> Result<(Digest, u64)> {
         let mut file_hasher = blake3::Hasher::new();
         let mut chunks = Vec::new();
         let mut size = 0u64;
@@ -203,7 +197,7 @@ impl Ingest<'_> {
                 .map(|&(offset, len)| {
                     let data = &window[offset..offset + len];
                     let hash = Digest::of(data);
-                    self.put(hash, BlobKind::Data, data)?;
+                    self.put(hash, kind, data)?;
                     Ok((hash, u32::try_from(len).expect("chunks are at most 4 MiB")))
                 })
                 .collect::<Result<_>>()?;
@@ -213,7 +207,38 @@ impl Ingest<'_> {
         let list = chunk_list_encode(&digest, &chunks);
         let list_hash = Digest::of(&list);
         self.put(list_hash, BlobKind::ChunkList, &list)?;
-        Ok((digest, size, Some(list_hash)))
+        self.chunk_lists
+            .lock()
+            .expect("chunk list lock")
+            .push((digest, list_hash));
+        Ok((digest, size))
+    }
+
+    /// Stores a manifest: one blob when small, else chunked like a large file (its digest
+    /// maps to a chunk list), so its bytes are never whole in memory and a version that
+    /// changes a few files of a large tree shares most manifest chunks with the last one.
+    fn manifest<I>(&self, entries: I) -> Result<Digest>
+    where
+        I: Iterator,
+        I::Item: std::borrow::Borrow<ManifestEntry>,
+    {
+        let mut reader = CanonicalReader::new(entries);
+        let limit = usize::try_from(CHUNK_THRESHOLD).expect("1 MiB fits in usize");
+        let mut head = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(&mut reader, CHUNK_THRESHOLD + 1),
+            &mut head,
+        )
+        .map_err(io("encode", Path::new("manifest")))?;
+        if head.len() <= limit {
+            let digest = Digest::of(&head);
+            self.put(digest, BlobKind::Manifest, &head)?;
+            return Ok(digest);
+        }
+        let whole = std::io::Read::chain(&head[..], reader);
+        Ok(self
+            .chunked(whole, Path::new("manifest"), BlobKind::Manifest)?
+            .0)
     }
 }
 
@@ -224,6 +249,41 @@ pub(crate) fn cache_key(path: &Path) -> Vec<u8> {
 /// The stat cache key of a path, borrowed: lookups need no allocation.
 pub(crate) fn key_bytes(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
+}
+
+/// Calls `f(i, cached)` for every scanned entry that has a stat cache row. Each group's rows
+/// stream in path order beside its sorted entries (a merge join), so a tree of a million
+/// files costs no map of its paths.
+pub(crate) fn join_stat_cache(
+    conn: &rusqlite::Connection,
+    scan: &Scan,
+    mut f: impl FnMut(usize, StatEntry),
+) -> Result<()> {
+    for g in &scan.groups {
+        if g.range.is_empty() {
+            continue;
+        }
+        if !g.is_dir {
+            if let Some(cached) = sq::get(conn, key_bytes(&g.disk))? {
+                f(g.range.start, cached);
+            }
+            continue;
+        }
+        let mut prefix = cache_key(&g.disk);
+        if prefix.last() != Some(&b'/') {
+            prefix.push(b'/');
+        }
+        let mut i = g.range.start;
+        sq::for_each_under(conn, &prefix, |below, cached| {
+            while i < g.range.end && g.below(&scan.entries[i]).as_bytes() < below {
+                i += 1;
+            }
+            if i < g.range.end && g.below(&scan.entries[i]).as_bytes() == below {
+                f(i, cached);
+            }
+        })?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -288,28 +348,30 @@ impl Store {
             paths.push(canon);
         }
         let single_dir = paths.len() == 1 && paths[0].is_dir();
-        let entries = if single_dir {
+        let mut scan = if single_dir {
             scan_dir(&paths[0], &self.interrupt)?
         } else {
             scan_named(&names, &self.interrupt)?
         };
         let source_path = single_dir.then(|| relative_to_root(self.root(), &paths[0]));
 
-        let mut cache = HashMap::new();
-        for p in &paths {
-            let mut prefix = cache_key(p);
-            if p.is_dir() {
-                prefix.push(b'/');
+        // Each file's digest: vouched for by the stat cache, else read below. A row vouches
+        // only for stored content (gc drops the others), so no blob lookup is needed here.
+        let mut digests: Vec<Option<Digest>> = vec![None; scan.entries.len()];
+        join_stat_cache(&self.conn, &scan, |i, cached| {
+            let e = &scan.entries[i];
+            if matches!(e.kind, ScannedKind::File { .. })
+                && cached.vouches_for(e.stat.size, e.stat.mtime_ns, e.stat.ctime_ns, e.stat.ino)
+            {
+                digests[i] = Some(cached.digest);
             }
-            cache.extend(sq::load_prefix(&self.conn, &prefix)?);
-        }
+        })?;
+        // Files read now get a stat cache row (unless they changed while being read).
+        let mut recache = vec![false; scan.entries.len()];
         let ingest = Ingest {
-            stored: bq::blob_packs(&self.conn)?,
+            readers: ReadPool::new(&self.dir.join("index.db")),
             claimed: Mutex::new(DigestSet::default()),
-            chunked: bq::all_chunk_lists(&self.conn)?
-                .into_iter()
-                .map(|(file, _)| file)
-                .collect(),
+            chunk_lists: Mutex::new(Vec::new()),
             packer: Mutex::new(Packer::new(&self.dir, self.config.store.pack_size)),
             level: self.config.compression.level,
             new_blobs: AtomicU64::new(0),
@@ -317,49 +379,65 @@ impl Store {
             interrupt: &self.interrupt,
             progress: self.progress.as_ref(),
         };
-
-        // Decide per entry: vouched for by the stat cache (and its content present), or read.
-        let mut to_read = Vec::new();
-        let mut results: Vec<Option<Ingested>> = Vec::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            let ScannedKind::File { .. } = e.kind else {
-                results.push(None);
-                continue;
-            };
-            let vouched = cache.get(key_bytes(&e.abs)).filter(|c| {
-                c.vouches_for(e.stat.size, e.stat.mtime_ns, e.stat.ctime_ns, e.stat.ino)
-                    && ingest.has_content(&c.digest)
-            });
-            if let Some(c) = vouched {
-                if let Some(pack) = ingest.stored.get(&c.digest) {
-                    ingest.reused.lock().expect("reused lock").insert(*pack);
-                }
-                results.push(Some(Ingested {
-                    digest: c.digest,
-                    size: c.size,
-                    cache: None,
-                    chunk_list: None,
-                }));
-            } else {
-                results.push(None);
-                to_read.push(i);
-            }
-        }
-        let read_bytes: u64 = to_read.iter().map(|&i| entries[i].stat.size).sum();
+        let to_read = |e: &ScannedEntry, d: &Option<Digest>| {
+            d.is_none() && matches!(e.kind, ScannedKind::File { .. })
+        };
+        let read_bytes: u64 = scan
+            .entries
+            .iter()
+            .zip(&digests)
+            .filter(|(e, d)| to_read(e, d))
+            .map(|(e, _)| e.stat.size)
+            .sum();
+        let files_read = scan
+            .entries
+            .iter()
+            .zip(&digests)
+            .filter(|(e, d)| to_read(e, d))
+            .count() as u64;
         self.progress.start("hashing", read_bytes);
-        let read: Vec<(usize, Ingested)> = to_read
+        let resized = Mutex::new(Vec::new());
+        let scan_ref = &scan;
+        scan.entries
             .par_iter()
-            .map(|&i| ingest.file(&entries[i].abs, started_ns).map(|r| (i, r)))
-            .collect::<Result<_>>()?;
+            .zip(digests.par_iter_mut())
+            .zip(recache.par_iter_mut())
+            .enumerate()
+            .filter(|(_, ((e, d), _))| to_read(e, d))
+            .try_for_each(|(i, ((e, d), fresh))| -> Result<()> {
+                let read = ingest.file(&scan_ref.abs(i), e.stat)?;
+                *d = Some(read.digest);
+                *fresh = read.cacheable;
+                if read.size != e.stat.size {
+                    resized.lock().expect("resized lock").push((i, read.size));
+                }
+                Ok(())
+            })?;
         self.progress.finish();
-        let files_read = read.len() as u64;
-        for (i, r) in read {
-            results[i] = Some(r);
+        // A file that changed while it was read is versioned as read (and not cached).
+        for (i, size) in resized.into_inner().expect("resized lock") {
+            scan.entries[i].stat.size = size;
         }
 
-        let (manifest, stat_updates, chunk_lists) = build_manifest(&entries, results, started_ns)?;
-        let digest = manifest.digest();
-        ingest.put(digest, BlobKind::Manifest, &manifest.to_canonical_bytes())?;
+        let manifest_entries = || {
+            scan.entries
+                .iter()
+                .zip(&digests)
+                .map(|(e, d)| match &e.kind {
+                    ScannedKind::File { exec } => ManifestEntry::file(
+                        e.rel.clone(),
+                        e.stat.size,
+                        d.expect("every file is vouched for or read"),
+                        *exec,
+                    ),
+                    ScannedKind::Symlink { target } => {
+                        ManifestEntry::symlink(e.rel.clone(), target.clone())
+                    }
+                })
+        };
+        let files = scan.entries.len() as u64;
+        let mut total_size = 0u64;
+        let digest = ingest.manifest(manifest_entries().inspect(|m| total_size += m.size))?;
         let new_blobs = ingest.new_blobs.load(Ordering::Relaxed);
         let packs = ingest.packer.into_inner().expect("packer lock").finish()?;
         self.check_interrupt()?;
@@ -373,16 +451,23 @@ impl Store {
             // It may have been finished meanwhile.
             super::run::open_run_in(&tx, id, "log to")?;
         }
-        for pack in &packs {
-            bq::insert_pack(&tx, pack, now)?;
-        }
-        for (file, list) in &chunk_lists {
-            bq::insert_chunk_list(&tx, file, list)?;
+        bq::insert_packs(&tx, &packs, now)?;
+        for (file, list) in ingest.chunk_lists.into_inner().expect("chunk list lock") {
+            bq::insert_chunk_list(&tx, &file, &list)?;
         }
         let reused = ingest.reused.into_inner().expect("reused lock");
         bq::touch_packs(&tx, reused, now)?;
-        for (path, entry) in &stat_updates {
-            sq::put(&tx, path, entry)?;
+        for (i, e) in scan.entries.iter().enumerate().filter(|&(i, _)| recache[i]) {
+            let digest = digests[i].expect("every file is vouched for or read");
+            let entry = StatEntry {
+                size: e.stat.size,
+                mtime_ns: e.stat.mtime_ns,
+                ctime_ns: e.stat.ctime_ns,
+                ino: e.stat.ino,
+                digest,
+                cached_at_ns: started_ns,
+            };
+            sq::put(&tx, key_bytes(&scan.abs(i)), &entry)?;
         }
         let artifact = if let Some(a) = vq::try_artifact(&tx, opts.name.as_str())? {
             if let Some(t) = &opts.kind
@@ -422,8 +507,8 @@ impl Store {
                     description: opts.description.clone(),
                     metadata: opts.metadata.clone(),
                     source_path,
-                    size: manifest.total_size(),
-                    file_count: manifest.len() as u64,
+                    size: total_size,
+                    file_count: files,
                     created_at: now,
                     updated_at: now,
                     logged_by_run: run.clone(),
@@ -448,56 +533,14 @@ impl Store {
             version: idx,
             digest,
             unchanged,
-            files: manifest.len() as u64,
-            size: manifest.total_size(),
+            files,
+            size: total_size,
             files_read,
             stored_bytes: packs.iter().map(|p| p.size).sum(),
             new_blobs,
             aliases,
         })
     }
-}
-
-type StatUpdates = Vec<(Vec<u8>, StatEntry)>;
-
-fn build_manifest(
-    entries: &[ScannedEntry],
-    results: Vec<Option<Ingested>>,
-    started_ns: i64,
-) -> Result<(Manifest, StatUpdates, Vec<(Digest, Digest)>)> {
-    let mut manifest_entries = Vec::with_capacity(entries.len());
-    let mut stat_updates = Vec::new();
-    let mut chunk_lists = Vec::new();
-    for (e, r) in entries.iter().zip(results) {
-        match (&e.kind, r) {
-            (ScannedKind::File { exec }, Some(r)) => {
-                if let Some(c) = r.cache {
-                    stat_updates.push((cache_key(&e.abs), c));
-                }
-                if let Some(list) = r.chunk_list {
-                    chunk_lists.push((r.digest, list));
-                }
-                manifest_entries.push(ManifestEntry::file(e.rel.clone(), r.size, r.digest, *exec));
-            }
-            (ScannedKind::Symlink { target }, _) => {
-                let entry = ManifestEntry::symlink(e.rel.clone(), target.clone());
-                stat_updates.push((
-                    cache_key(&e.abs),
-                    StatEntry {
-                        size: e.stat.size,
-                        mtime_ns: e.stat.mtime_ns,
-                        ctime_ns: e.stat.ctime_ns,
-                        ino: e.stat.ino,
-                        digest: entry.digest,
-                        cached_at_ns: started_ns,
-                    },
-                ));
-                manifest_entries.push(entry);
-            }
-            (ScannedKind::File { .. }, None) => unreachable!("every file is vouched for or read"),
-        }
-    }
-    Ok((Manifest::new(manifest_entries)?, stat_updates, chunk_lists))
 }
 
 /// A logged directory is recorded relative to the store's parent when inside it.

@@ -2,9 +2,7 @@
 
 use super::Store;
 use super::content::Packs;
-use super::log::{cache_key, key_bytes};
 use crate::error::{Error, Result};
-use crate::index::stat_queries as sq;
 use crate::index::version_queries as vq;
 use crate::index::{ArtifactRow, VersionRow, VersionState};
 use crate::model::{Change, Digest, EntryKind, ManifestEntry, Ref, diff_entries};
@@ -246,31 +244,29 @@ impl Store {
         let dir = dir
             .canonicalize()
             .map_err(crate::worktree::read_error(dir))?;
-        let scanned = scan_dir(&dir, &self.interrupt)?;
-        let mut prefix = cache_key(&dir);
-        prefix.push(b'/');
-        let cache = sq::load_prefix(&self.conn, &prefix)?;
-        scanned
+        let scan = scan_dir(&dir, &self.interrupt)?;
+        let mut cached = vec![None; scan.entries.len()];
+        if trust_cache {
+            super::log::join_stat_cache(&self.conn, &scan, |i, c| {
+                let s = &scan.entries[i];
+                if c.vouches_for(s.stat.size, s.stat.mtime_ns, s.stat.ctime_ns, s.stat.ino) {
+                    cached[i] = Some(c.digest);
+                }
+            })?;
+        }
+        scan.entries
             .par_iter()
-            .map(|s| -> Result<ManifestEntry> {
+            .zip(&cached)
+            .enumerate()
+            .map(|(i, (s, cached))| -> Result<ManifestEntry> {
                 Ok(match &s.kind {
                     ScannedKind::Symlink { target } => {
                         ManifestEntry::symlink(s.rel.clone(), target.clone())
                     }
                     ScannedKind::File { exec } => {
-                        let digest = match cache.get(key_bytes(&s.abs)) {
-                            Some(c)
-                                if trust_cache
-                                    && c.vouches_for(
-                                        s.stat.size,
-                                        s.stat.mtime_ns,
-                                        s.stat.ctime_ns,
-                                        s.stat.ino,
-                                    ) =>
-                            {
-                                c.digest
-                            }
-                            _ => hash_file(&s.abs)?,
+                        let digest = match cached {
+                            Some(d) => *d,
+                            None => hash_file(&scan.abs(i))?,
                         };
                         ManifestEntry::file(s.rel.clone(), s.stat.size, digest, *exec)
                     }

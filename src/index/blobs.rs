@@ -41,27 +41,33 @@ fn as_i64(v: u64) -> i64 {
     i64::try_from(v).expect("sizes and offsets fit in i64")
 }
 
-/// Records a durable pack and its blobs. Blobs already known (written concurrently by another
-/// process) keep their first location.
+/// Records durable packs and their blobs. Blobs already known (written concurrently by
+/// another process) keep their first location. Blob rows go in hash order, so a large log
+/// fills B-tree pages in one sweep instead of touching a random page per row.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn insert_pack(conn: &Connection, pack: &PackOutcome, now_ms: i64) -> Result<i64> {
-    conn.execute(
-        "INSERT INTO packs(hash, size, created_at, last_access) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT(hash) DO NOTHING",
-        params![pack.hash.as_bytes(), as_i64(pack.size), now_ms],
-    )?;
-    let pack_id: i64 = conn.query_row(
-        "SELECT id FROM packs WHERE hash = ?1",
-        [pack.hash.as_bytes()],
-        |r| r.get(0),
-    )?;
+pub fn insert_packs(conn: &Connection, packs: &[PackOutcome], now_ms: i64) -> Result<()> {
+    let mut rows: Vec<(&PackEntry, i64)> = Vec::new();
+    for pack in packs {
+        conn.execute(
+            "INSERT INTO packs(hash, size, created_at, last_access) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(hash) DO NOTHING",
+            params![pack.hash.as_bytes(), as_i64(pack.size), now_ms],
+        )?;
+        let pack_id: i64 = conn.query_row(
+            "SELECT id FROM packs WHERE hash = ?1",
+            [pack.hash.as_bytes()],
+            |r| r.get(0),
+        )?;
+        rows.extend(pack.entries.iter().map(|e| (e, pack_id)));
+    }
+    rows.sort_unstable_by_key(|r| r.0.hash);
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO blobs(hash, pack_id, offset, stored_len, raw_len, codec, kind)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for e in &pack.entries {
+    for (e, pack_id) in rows {
         stmt.execute(params![
             e.hash.as_bytes(),
             pack_id,
@@ -72,7 +78,7 @@ pub fn insert_pack(conn: &Connection, pack: &PackOutcome, now_ms: i64) -> Result
             e.kind as u8
         ])?;
     }
-    Ok(pack_id)
+    Ok(())
 }
 
 /// Records that `file_digest` is stored as the chunk list blob `list_hash`.
@@ -143,19 +149,16 @@ pub fn try_locate(conn: &Connection, hash: &Digest) -> Result<Option<BlobLocatio
     }))
 }
 
-/// Every blob in the index with its pack, for deduplication and access tracking in a log.
+/// The pack holding a blob, or `None` when the store does not have it: a log's
+/// deduplication asks per blob, so its cost follows the files read, not the store's size.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn blob_packs(conn: &Connection) -> Result<crate::model::DigestMap<i64>> {
-    let mut stmt = conn.prepare("SELECT hash, pack_id FROM blobs")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))?;
-    let mut out = crate::model::DigestMap::default();
-    for r in rows {
-        let (hash, pack) = r?;
-        out.insert(digest(&hash)?, pack);
-    }
-    Ok(out)
+pub fn pack_of(conn: &Connection, hash: &Digest) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT pack_id FROM blobs WHERE hash = ?1")?
+        .query_row([hash.as_bytes()], |r| r.get(0))
+        .optional()?)
 }
 
 /// Every pack in the index.

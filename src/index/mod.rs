@@ -12,7 +12,7 @@ mod versions;
 pub use blobs::{BlobLocation, PackRow};
 pub use error::{Error, Result};
 pub use runs::RunRow;
-pub use schema::{SCHEMA_VERSION, open};
+pub use schema::{ReadPool, SCHEMA_VERSION, open};
 pub use stat_cache::StatEntry;
 pub use versions::{ArtifactRow, VersionRow, VersionState};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -100,6 +100,13 @@ const MIGRATIONS: &[&str] = &[
         SELECT logged_by_run, 'OK', MIN(created_at), MAX(created_at)
         FROM versions WHERE logged_by_run IS NOT NULL GROUP BY logged_by_run;
     ",
+    // 3: a stat cache row vouches for a file only while its content is stored, so `log` need
+    // not look each digest up; gc keeps that true from now on, this cleans older stores.
+    r"
+    DELETE FROM stat_cache
+    WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = stat_cache.digest)
+      AND NOT EXISTS (SELECT 1 FROM file_chunks WHERE file_chunks.file_digest = stat_cache.digest);
+    ",
 ];
 
 /// Opens (creating if asked) the index at `path`, applies pending migrations, and refuses a
@@ -115,6 +122,47 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&conn)?;
     Ok(conn)
+}
+
+/// Read-only connections for worker threads, opened on demand and reused (a connection
+/// cannot be shared between threads). Under WAL they read beside the writer.
+#[derive(Debug)]
+pub struct ReadPool {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    /// A pool over the index at `path` (already opened and migrated by [`open`]).
+    #[must_use]
+    pub fn new(path: &Path) -> Self {
+        ReadPool {
+            path: path.to_owned(),
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` with a connection of the pool.
+    ///
+    /// # Errors
+    /// Opening a connection, or `f`'s error.
+    pub fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let idle = self.idle.lock().expect("read pool lock").pop();
+        let conn = if let Some(c) = idle {
+            c
+        } else {
+            let c = Connection::open_with_flags(
+                &self.path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(Duration::from_secs(30))?;
+            c
+        };
+        let out = f(&conn);
+        self.idle.lock().expect("read pool lock").push(conn);
+        out
+    }
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -189,7 +237,7 @@ mod tests {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");
-        assert_eq!(version, 2);
+        assert_eq!(version, SCHEMA_VERSION);
         let runs: Vec<(String, String, i64, i64)> = conn
             .prepare("SELECT id, status, started_at, finished_at FROM runs")
             .expect("prepare")
@@ -198,5 +246,36 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .expect("rows");
         assert_eq!(runs, [("train-1".to_owned(), "OK".to_owned(), 10, 20)]);
+    }
+
+    #[test]
+    fn migration_3_forgets_stat_rows_of_unstored_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("index.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            conn.execute_batch(MIGRATIONS[1]).expect("schema 2");
+            conn.pragma_update(None, "user_version", 2)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO packs(id, hash, size, created_at, last_access) VALUES (1, x'aa', 1, 0, 0);
+                 INSERT INTO blobs VALUES (x'01', 1, 0, 1, 1, 0, 0);
+                 INSERT INTO file_chunks VALUES (x'02', x'01');
+                 INSERT INTO stat_cache VALUES (x'2f61', 1, 0, 0, 1, x'01', 0),
+                                               (x'2f62', 1, 0, 0, 2, x'02', 0),
+                                               (x'2f63', 1, 0, 0, 3, x'03', 0);",
+            )
+            .expect("rows");
+        }
+        let conn = open(&path).expect("migrate");
+        let kept: Vec<Vec<u8>> = conn
+            .prepare("SELECT path FROM stat_cache ORDER BY path")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(kept, [b"/a".to_vec(), b"/b".to_vec()]);
     }
 }

@@ -102,50 +102,61 @@ pub fn remove(conn: &Connection, path: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Every entry whose path starts with `prefix` (a directory path ending in `/`), in one
-/// range scan, so a tree of many files costs one query.
+/// Calls `f` with every entry whose path starts with `prefix` (a directory path ending in
+/// `/`), in path byte order, passing the path after the prefix. One range scan with rows
+/// streamed: a tree of a million files costs no map in memory.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn load_prefix(
+pub fn for_each_under(
     conn: &Connection,
     prefix: &[u8],
-) -> Result<std::collections::HashMap<Vec<u8>, StatEntry>> {
+    mut f: impl FnMut(&[u8], StatEntry),
+) -> Result<()> {
     let mut upper = prefix.to_vec();
     upper.push(0xff);
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT path, size, mtime_ns, ctime_ns, ino, digest, cached_at_ns FROM stat_cache
-         WHERE path >= ?1 AND path < ?2",
+         WHERE path >= ?1 AND path < ?2 ORDER BY path",
     )?;
-    let rows = stmt.query_map(params![prefix, upper], |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, i64>(4)?,
-            r.get::<_, Vec<u8>>(5)?,
-            r.get::<_, i64>(6)?,
-        ))
-    })?;
-    let mut out = std::collections::HashMap::new();
-    for row in rows {
-        let (path, size, mtime_ns, ctime_ns, ino, digest, cached_at_ns) = row?;
-        let (Ok(size), Ok(digest)) = (u64::try_from(size), Digest::from_slice(&digest)) else {
+    let mut rows = stmt.query(params![prefix, upper])?;
+    while let Some(r) = rows.next()? {
+        let path = r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?;
+        let digest = r.get_ref(5)?.as_blob().map_err(rusqlite::Error::from)?;
+        let (Ok(size), Ok(digest)) = (
+            u64::try_from(r.get::<_, i64>(1)?),
+            Digest::from_slice(digest),
+        ) else {
             continue;
         };
-        let ino = u64::from_ne_bytes(ino.to_ne_bytes());
-        out.insert(
-            path,
+        let Some(below) = path.strip_prefix(prefix) else {
+            continue;
+        };
+        f(
+            below,
             StatEntry {
                 size,
-                mtime_ns,
-                ctime_ns,
-                ino,
+                mtime_ns: r.get(2)?,
+                ctime_ns: r.get(3)?,
+                ino: u64::from_ne_bytes(r.get::<_, i64>(4)?.to_ne_bytes()),
                 digest,
-                cached_at_ns,
+                cached_at_ns: r.get(6)?,
             },
         );
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Forgets entries whose content the store no longer has, so every entry left vouches for
+/// stored content (gc calls this in the transaction that deletes blobs).
+///
+/// # Errors
+/// SQLite errors.
+pub fn forget_unstored(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM stat_cache
+         WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = stat_cache.digest)
+           AND NOT EXISTS (SELECT 1 FROM file_chunks WHERE file_chunks.file_digest = stat_cache.digest)",
+        [],
+    )?)
 }

@@ -3,8 +3,9 @@
 
 use super::{Digest, Error, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::borrow::Borrow;
 use std::fmt;
+use std::io::Read;
 
 /// Version of the canonical manifest encoding; readers refuse other values.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -12,7 +13,7 @@ pub const MANIFEST_FORMAT: u32 = 1;
 /// A relative, `/`-separated, UTF-8 path that cannot leave the directory it is joined to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
-pub struct ManifestPath(String);
+pub struct ManifestPath(Box<str>);
 
 impl ManifestPath {
     /// Checks DESIGN's path rules: relative, `/`-separated, no empty, `.`, `..` or `.artifacts`
@@ -44,7 +45,7 @@ impl ManifestPath {
                 _ => {}
             }
         }
-        Ok(ManifestPath(path.to_owned()))
+        Ok(ManifestPath(path.into()))
     }
 
     /// The path as text.
@@ -156,26 +157,7 @@ impl Manifest {
     /// [`Error::CorruptManifest`] on duplicates or overlaps.
     pub fn new(mut entries: Vec<ManifestEntry>) -> Result<Self> {
         entries.sort_unstable_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
-        let paths: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-        if paths.len() != entries.len() {
-            let dup = entries
-                .windows(2)
-                .find(|w| w[0].path == w[1].path)
-                .map(|w| w[0].path.to_string())
-                .unwrap_or_default();
-            return Err(Error::CorruptManifest(format!("duplicate path `{dup}`")));
-        }
-        for e in &entries {
-            let p = e.path.as_str();
-            for (i, _) in p.match_indices('/') {
-                if paths.contains(&p[..i]) {
-                    return Err(Error::CorruptManifest(format!(
-                        "`{}` is an entry and also a directory of `{p}`",
-                        &p[..i]
-                    )));
-                }
-            }
-        }
+        check_sorted_paths(&entries)?;
         Ok(Manifest { entries })
     }
 
@@ -216,22 +198,17 @@ impl Manifest {
     /// defaults omitted. Equal manifests give equal bytes.
     #[must_use]
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct EncodedRef<'a> {
-            format: u32,
-            entries: &'a [ManifestEntry],
-        }
-        serde_json::to_vec(&EncodedRef {
-            format: MANIFEST_FORMAT,
-            entries: &self.entries,
-        })
-        .expect("manifest fields always serialise to JSON")
+        let mut out = Vec::new();
+        CanonicalReader::new(self.entries.iter())
+            .read_to_end(&mut out)
+            .expect("encoding to memory cannot fail");
+        out
     }
 
-    /// The version digest: BLAKE3 of the canonical bytes.
+    /// The version digest: BLAKE3 of the canonical bytes, encoded as they are hashed.
     #[must_use]
     pub fn digest(&self) -> Digest {
-        Digest::of(&self.to_canonical_bytes())
+        digest_of_entries(self.entries.iter())
     }
 
     /// Parses canonical bytes, checking every path rule; bytes that are not canonical
@@ -240,24 +217,163 @@ impl Manifest {
     /// # Errors
     /// [`Error::CorruptManifest`] or [`Error::UnsafePath`].
     pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Self> {
-        let enc: Encoded = serde_json::from_slice(bytes).map_err(|e| {
-            // Surface path-rule violations with their own message.
-            let msg = e.to_string();
-            Error::CorruptManifest(msg)
-        })?;
+        Self::from_reader(bytes, &Digest::of(bytes))
+    }
+
+    /// Parses the manifest named `digest` from a reader (a version's chunks, streamed), so
+    /// its bytes are never held whole. The entries must re-encode to exactly `digest`, which
+    /// proves both that the bytes were canonical and that they are the version's.
+    ///
+    /// # Errors
+    /// [`Error::CorruptManifest`] or [`Error::UnsafePath`].
+    pub fn from_reader(reader: impl Read, digest: &Digest) -> Result<Self> {
+        let enc: Encoded =
+            serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, reader))
+                .map_err(|e| Error::CorruptManifest(e.to_string()))?;
         if enc.format != MANIFEST_FORMAT {
             return Err(Error::CorruptManifest(format!(
                 "manifest format {} is not supported (this art reads {MANIFEST_FORMAT}); upgrade art",
                 enc.format
             )));
         }
-        let m = Manifest::new(enc.entries)?;
-        if m.to_canonical_bytes() != bytes {
+        if let Some(w) = enc
+            .entries
+            .windows(2)
+            .find(|w| w[0].path.as_str() > w[1].path.as_str())
+        {
+            return Err(Error::CorruptManifest(format!(
+                "entries are not sorted (`{}` before `{}`)",
+                w[0].path, w[1].path
+            )));
+        }
+        check_sorted_paths(&enc.entries)?;
+        let m = Manifest {
+            entries: enc.entries,
+        };
+        if m.digest() != *digest {
             return Err(Error::CorruptManifest(
                 "bytes are not in canonical form".into(),
             ));
         }
         Ok(m)
+    }
+}
+
+/// Checks sorted entries: no path repeats, and no entry is a directory of another (`a`
+/// and `a/b`). Binary searches instead of a set of all paths, so memory stays flat.
+fn check_sorted_paths(entries: &[ManifestEntry]) -> Result<()> {
+    if let Some(w) = entries.windows(2).find(|w| w[0].path == w[1].path) {
+        return Err(Error::CorruptManifest(format!(
+            "duplicate path `{}`",
+            w[0].path
+        )));
+    }
+    for e in entries {
+        let p = e.path.as_str();
+        for (i, _) in p.match_indices('/') {
+            let dir = &p[..i];
+            if entries
+                .binary_search_by(|x| x.path.as_str().cmp(dir))
+                .is_ok()
+            {
+                return Err(Error::CorruptManifest(format!(
+                    "`{dir}` is an entry and also a directory of `{p}`"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The digest of a manifest of `entries` (sorted, unique), without building its bytes.
+pub fn digest_of_entries<I>(entries: I) -> Digest
+where
+    I: Iterator,
+    I::Item: Borrow<ManifestEntry>,
+{
+    let mut hasher = blake3::Hasher::new();
+    std::io::copy(&mut CanonicalReader::new(entries), &mut hasher)
+        .expect("hashing in memory cannot fail");
+    Digest::from(hasher.finalize())
+}
+
+/// The canonical bytes of a manifest, encoded as they are read: a version of a million
+/// files is hashed and stored without its bytes ever being whole in memory. The entries
+/// must come sorted by path, without duplicates.
+pub struct CanonicalReader<I> {
+    entries: I,
+    buf: Vec<u8>,
+    pos: usize,
+    stage: Stage,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Header,
+    First,
+    Rest,
+    Done,
+}
+
+impl<I> CanonicalReader<I>
+where
+    I: Iterator,
+    I::Item: Borrow<ManifestEntry>,
+{
+    /// Encodes `entries`, which must be sorted by path and unique.
+    pub fn new(entries: I) -> Self {
+        CanonicalReader {
+            entries,
+            buf: Vec::with_capacity(1 << 16),
+            pos: 0,
+            stage: Stage::Header,
+        }
+    }
+
+    /// Encodes the next pieces into the buffer, about 64 KiB at a time.
+    fn refill(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+        while self.buf.len() < 1 << 16 && self.stage != Stage::Done {
+            match self.stage {
+                Stage::Header => {
+                    self.buf.extend_from_slice(
+                        format!("{{\"format\":{MANIFEST_FORMAT},\"entries\":[").as_bytes(),
+                    );
+                    self.stage = Stage::First;
+                }
+                Stage::First | Stage::Rest => {
+                    if let Some(e) = self.entries.next() {
+                        if self.stage == Stage::Rest {
+                            self.buf.push(b',');
+                        }
+                        serde_json::to_writer(&mut self.buf, e.borrow())
+                            .expect("manifest fields always serialise to JSON");
+                        self.stage = Stage::Rest;
+                    } else {
+                        self.buf.extend_from_slice(b"]}");
+                        self.stage = Stage::Done;
+                    }
+                }
+                Stage::Done => {}
+            }
+        }
+    }
+}
+
+impl<I> Read for CanonicalReader<I>
+where
+    I: Iterator,
+    I::Item: Borrow<ManifestEntry>,
+{
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.refill();
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -394,6 +510,43 @@ mod tests {
         let text = String::from_utf8(m1.to_canonical_bytes()).unwrap();
         insta::assert_snapshot!(text);
         assert_eq!(Manifest::from_canonical_bytes(text.as_bytes()).unwrap(), m1);
+    }
+
+    #[test]
+    fn streamed_encoding_equals_one_piece_encoding() {
+        #[derive(Serialize)]
+        struct Whole<'a> {
+            format: u32,
+            entries: &'a [ManifestEntry],
+        }
+        // Enough entries to cross the encoder's 64 KiB refills several times.
+        let m = Manifest::new(
+            (0..3000)
+                .map(|i| file(&format!("d{}/f{i}", i % 7), i.to_string().as_bytes()))
+                .collect(),
+        )
+        .unwrap();
+        let whole = serde_json::to_vec(&Whole {
+            format: MANIFEST_FORMAT,
+            entries: m.entries(),
+        })
+        .unwrap();
+        let mut streamed = Vec::new();
+        let mut reader = CanonicalReader::new(m.entries().iter());
+        let mut piece = [0u8; 1000];
+        loop {
+            let n = reader.read(&mut piece).unwrap();
+            if n == 0 {
+                break;
+            }
+            streamed.extend_from_slice(&piece[..n]);
+        }
+        assert_eq!(streamed, whole);
+        assert_eq!(m.digest(), Digest::of(&whole));
+        let parsed = Manifest::from_reader(&whole[..], &m.digest()).unwrap();
+        assert_eq!(parsed, m);
+        let other = Digest::of(b"another version");
+        assert!(Manifest::from_reader(&whole[..], &other).is_err());
     }
 
     #[test]

@@ -11,6 +11,6 @@ pub use fsops::{
     write_symlink_atomically,
 };
 pub use scan::{
-    FileStat, ScannedEntry, ScannedKind, TEMP_PREFIX, scan_dir, scan_dir_and_leftovers, scan_named,
+    FileStat, Scan, ScanGroup, ScannedEntry, ScannedKind, TEMP_PREFIX, scan_dir, scan_named,
     stat_of,
 };

@@ -48,17 +48,69 @@ pub enum ScannedKind {
     },
 }
 
-/// One file or symlink found by a scan.
+/// One file or symlink found by a scan. Its place on disk is [`Scan::abs`]: not stored per
+/// entry, since a million absolute paths would cost more memory than the rest of the scan.
 #[derive(Clone, Debug)]
 pub struct ScannedEntry {
     /// Path relative to the scanned root, as it will appear in a manifest.
     pub rel: ManifestPath,
-    /// Absolute path on disk.
-    pub abs: PathBuf,
     /// File or symlink.
     pub kind: ScannedKind,
     /// Stat metadata (of the link itself for a symlink).
     pub stat: FileStat,
+}
+
+/// A contiguous run of a scan's entries that lives under one path on disk.
+#[derive(Clone, Debug)]
+pub struct ScanGroup {
+    /// Indices of the group's entries in [`Scan::entries`].
+    pub range: std::ops::Range<usize>,
+    /// The directory (or the single file) on disk.
+    pub disk: PathBuf,
+    /// Bytes of an entry's `rel` that name the group rather than a path below `disk`
+    /// (the given name and its `/`).
+    pub strip: usize,
+    /// Whether `disk` is a directory (else the group is one file or symlink).
+    pub is_dir: bool,
+}
+
+impl ScanGroup {
+    /// The part of an entry's path below [`ScanGroup::disk`] (empty for a single file).
+    #[must_use]
+    pub fn below<'a>(&self, e: &'a ScannedEntry) -> &'a str {
+        &e.rel.as_str()[self.strip..]
+    }
+}
+
+/// What a scan found: entries sorted by path, each group's entries contiguous.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    /// Files and symlinks, sorted by `rel`.
+    pub entries: Vec<ScannedEntry>,
+    /// Where the entries live on disk, in the order of their ranges.
+    pub groups: Vec<ScanGroup>,
+    /// Checkout's leftover temporary files that were skipped (absolute paths).
+    pub leftovers: Vec<PathBuf>,
+}
+
+impl Scan {
+    /// The group holding entry `i`.
+    #[must_use]
+    pub fn group_of(&self, i: usize) -> &ScanGroup {
+        let g = self.groups.partition_point(|g| g.range.end <= i);
+        &self.groups[g]
+    }
+
+    /// Where entry `i` is on disk.
+    #[must_use]
+    pub fn abs(&self, i: usize) -> PathBuf {
+        let group = self.group_of(i);
+        if group.is_dir {
+            group.disk.join(group.below(&self.entries[i]))
+        } else {
+            group.disk.clone()
+        }
+    }
 }
 
 fn classify(path: &Path, meta: &Metadata) -> Result<Option<ScannedKind>> {
@@ -93,17 +145,16 @@ fn classify(path: &Path, meta: &Metadata) -> Result<Option<ScannedKind>> {
     })
 }
 
-fn entry_for(abs: PathBuf, rel: &str, meta: &Metadata) -> Result<Option<ScannedEntry>> {
-    let Some(kind) = classify(&abs, meta)? else {
+fn entry_for(abs: &Path, rel: &str, meta: &Metadata) -> Result<Option<ScannedEntry>> {
+    let Some(kind) = classify(abs, meta)? else {
         return Ok(None);
     };
     let rel = ManifestPath::new(rel).map_err(|e| Error::Walk {
-        path: abs.clone(),
+        path: abs.to_owned(),
         message: e.to_string(),
     })?;
     Ok(Some(ScannedEntry {
         rel,
-        abs,
         kind,
         stat: stat_of(meta),
     }))
@@ -113,27 +164,13 @@ fn entry_for(abs: PathBuf, rel: &str, meta: &Metadata) -> Result<Option<ScannedE
 /// by a killed checkout is neither content nor a user's file.
 pub const TEMP_PREFIX: &str = ".art-tmp-";
 
-/// Scans `root` recursively, sorted by path. Ignore rules come from `.artignore` files only;
-/// checkout's leftover temporary files ([`TEMP_PREFIX`]) are skipped.
+/// Scans `root` recursively, sorted by path, as one group. Ignore rules come from
+/// `.artignore` files only; checkout's leftover temporary files ([`TEMP_PREFIX`]) are skipped
+/// and listed in [`Scan::leftovers`], for a checkout to remove.
 ///
 /// # Errors
 /// A missing root, an unreadable directory, a non-UTF-8 name or an unsupported file type.
-pub fn scan_dir(
-    root: &Path,
-    interrupt: &std::sync::atomic::AtomicBool,
-) -> Result<Vec<ScannedEntry>> {
-    scan_dir_and_leftovers(root, interrupt).map(|(entries, _)| entries)
-}
-
-/// As [`scan_dir`], also returning the leftover temporary files it skipped (absolute paths),
-/// for a checkout to remove.
-///
-/// # Errors
-/// As [`scan_dir`].
-pub fn scan_dir_and_leftovers(
-    root: &Path,
-    interrupt: &std::sync::atomic::AtomicBool,
-) -> Result<(Vec<ScannedEntry>, Vec<PathBuf>)> {
+pub fn scan_dir(root: &Path, interrupt: &std::sync::atomic::AtomicBool) -> Result<Scan> {
     let meta = std::fs::symlink_metadata(root).map_err(super::read_error(root))?;
     if !meta.is_dir() {
         return Err(Error::Walk {
@@ -210,7 +247,7 @@ pub fn scan_dir_and_leftovers(
                 leftovers.lock().expect("scan lock").push(path.to_owned());
                 return WalkState::Continue;
             }
-            match entry_for(path.to_owned(), rel, &meta) {
+            match entry_for(path, rel, &meta) {
                 Ok(Some(e)) => flush.1.push(e),
                 Ok(None) => {}
                 Err(e) => return fail(e),
@@ -223,40 +260,77 @@ pub fn scan_dir_and_leftovers(
     }
     let mut entries = found.into_inner().expect("scan lock");
     entries.sort_unstable_by(|a, b| a.rel.as_str().cmp(b.rel.as_str()));
-    Ok((entries, leftovers.into_inner().expect("scan lock")))
+    entries.shrink_to_fit();
+    Ok(Scan {
+        groups: vec![ScanGroup {
+            range: 0..entries.len(),
+            disk: root.to_owned(),
+            strip: 0,
+            is_dir: true,
+        }],
+        entries,
+        leftovers: leftovers.into_inner().expect("scan lock"),
+    })
 }
 
 /// Scans individual paths, each given with the name it gets in the version (so a path
 /// resolved through a symlink keeps the name the user typed): a file lands at the root under
-/// that name, a directory under it with its contents.
+/// that name, a directory under it with its contents. Each path is one group.
 ///
 /// # Errors
 /// As [`scan_dir`], plus two paths with the same name.
 pub fn scan_named(
     paths: &[(PathBuf, String)],
     interrupt: &std::sync::atomic::AtomicBool,
-) -> Result<Vec<ScannedEntry>> {
-    let mut out = Vec::new();
+) -> Result<Scan> {
     let mut names = std::collections::HashSet::new();
+    // Every entry of a group starts with its key (the name, plus `/` for a directory) and
+    // names are unique, so ordering the groups by key orders all entries.
+    let mut parts: Vec<(String, Scan)> = Vec::with_capacity(paths.len());
     for (p, name) in paths {
-        let name = name.clone();
         let meta = std::fs::symlink_metadata(p).map_err(super::read_error(p))?;
         if !names.insert(name.clone()) {
-            return Err(Error::DuplicateName(name));
+            return Err(Error::DuplicateName(name.clone()));
         }
         if meta.is_dir() {
-            for mut e in scan_dir(p, interrupt)? {
+            let mut scan = scan_dir(p, interrupt)?;
+            for e in &mut scan.entries {
                 e.rel =
                     ManifestPath::new(&format!("{name}/{}", e.rel)).map_err(|err| Error::Walk {
-                        path: e.abs.clone(),
+                        path: p.join(e.rel.as_str()),
                         message: err.to_string(),
                     })?;
-                out.push(e);
             }
-        } else if let Some(e) = entry_for(p.clone(), &name, &meta)? {
-            out.push(e);
+            scan.groups[0].strip = name.len() + 1;
+            parts.push((format!("{name}/"), scan));
+        } else {
+            let entries: Vec<ScannedEntry> = entry_for(p, name, &meta)?.into_iter().collect();
+            let group = ScanGroup {
+                range: 0..entries.len(),
+                disk: p.clone(),
+                strip: name.len(),
+                is_dir: false,
+            };
+            parts.push((
+                name.clone(),
+                Scan {
+                    entries,
+                    groups: vec![group],
+                    leftovers: Vec::new(),
+                },
+            ));
         }
     }
-    out.sort_unstable_by(|a, b| a.rel.as_str().cmp(b.rel.as_str()));
+    parts.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Scan::default();
+    for (_, part) in parts {
+        let base = out.entries.len();
+        out.entries.extend(part.entries);
+        out.leftovers.extend(part.leftovers);
+        for mut g in part.groups {
+            g.range = g.range.start + base..g.range.end + base;
+            out.groups.push(g);
+        }
+    }
     Ok(out)
 }

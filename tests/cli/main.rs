@@ -9,6 +9,7 @@ mod errors;
 mod fsck;
 mod gc;
 mod inspect;
+mod large;
 mod lineage;
 mod log;
 mod props;
