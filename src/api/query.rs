@@ -5,10 +5,10 @@ use super::content::Packs;
 use crate::error::{Error, Result};
 use crate::index::version_queries as vq;
 use crate::index::{ArtifactRow, VersionRow, VersionState};
-use crate::model::{Change, Digest, EntryKind, ManifestEntry, Ref, diff_entries};
-use crate::worktree::{ScannedKind, hash_file, scan_dir};
+use crate::model::{Change, Digest, EntryKind, Listed, ManifestEntry, Ref, diff_entries};
+use crate::worktree::{Scan, ScannedEntry, ScannedKind, hash_file, scan_dir};
 use rayon::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One line of `art ls`.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -210,44 +210,62 @@ impl Store {
         let (a, v) = self.resolve(from)?;
         let old = self.read_manifest(&packs, &v.digest)?;
         let from_label = format!("{}:v{}", a.name, v.idx);
-        let (to_label, new_entries) = match to {
+        let (to_label, changes) = match to {
             DiffTarget::Version(r) => {
                 let (b, w) = self.resolve(r)?;
+                let new = self.read_manifest(&packs, &w.digest)?;
                 (
                     format!("{}:v{}", b.name, w.idx),
-                    self.read_manifest(&packs, &w.digest)?.entries().to_vec(),
+                    diff_entries(old.entries(), new.entries()),
                 )
             }
-            DiffTarget::Dir(dir) => (dir.display().to_string(), self.entries_of_dir(dir, true)?),
+            DiffTarget::Dir(dir) => {
+                let (dir, scan) = self.scan_existing(dir)?;
+                let found = self.dir_listing(&scan, true)?;
+                (
+                    dir.display().to_string(),
+                    diff_entries(old.entries(), &found),
+                )
+            }
             DiffTarget::Source => {
                 let src = v
                     .source_path
                     .as_ref()
                     .ok_or_else(|| Error::NoDefaultDest(from_label.clone()))?;
-                let dir = self.root().join(src);
-                (dir.display().to_string(), self.entries_of_dir(&dir, true)?)
+                let (dir, scan) = self.scan_existing(&self.root().join(src))?;
+                let found = self.dir_listing(&scan, true)?;
+                (
+                    dir.display().to_string(),
+                    diff_entries(old.entries(), &found),
+                )
             }
         };
         Ok(DiffOutcome {
             from: from_label,
             to: to_label,
-            changes: diff_entries(old.entries(), &new_entries),
+            changes,
         })
     }
 
-    /// Manifest entries describing a directory as it is now (stat cache first, then hashing).
-    pub(crate) fn entries_of_dir(
-        &self,
-        dir: &std::path::Path,
-        trust_cache: bool,
-    ) -> Result<Vec<ManifestEntry>> {
+    /// Scans an existing directory, given by any path to it.
+    pub(crate) fn scan_existing(&self, dir: &Path) -> Result<(PathBuf, Scan)> {
         let dir = dir
             .canonicalize()
             .map_err(crate::worktree::read_error(dir))?;
         let scan = scan_dir(&dir, &self.interrupt)?;
+        Ok((dir, scan))
+    }
+
+    /// Each scanned entry with its digest (stat cache first when trusted, else hashing):
+    /// what a diff compares, without building manifest entries for a whole tree.
+    pub(crate) fn dir_listing<'s>(
+        &self,
+        scan: &'s Scan,
+        trust_cache: bool,
+    ) -> Result<Vec<Found<'s>>> {
         let mut cached = vec![None; scan.entries.len()];
         if trust_cache {
-            super::log::join_stat_cache(&self.conn, &scan, |i, c| {
+            super::log::join_stat_cache(&self.conn, scan, |i, c| {
                 let s = &scan.entries[i];
                 if c.vouches_for(s.stat.size, s.stat.mtime_ns, s.stat.ctime_ns, s.stat.ino) {
                     cached[i] = Some(c.digest);
@@ -256,22 +274,43 @@ impl Store {
         }
         scan.entries
             .par_iter()
-            .zip(&cached)
+            .zip(cached)
             .enumerate()
-            .map(|(i, (s, cached))| -> Result<ManifestEntry> {
-                Ok(match &s.kind {
-                    ScannedKind::Symlink { target } => {
-                        ManifestEntry::symlink(s.rel.clone(), target.clone())
-                    }
-                    ScannedKind::File { exec } => {
-                        let digest = match cached {
-                            Some(d) => *d,
-                            None => hash_file(&scan.abs(i))?,
-                        };
-                        ManifestEntry::file(s.rel.clone(), s.stat.size, digest, *exec)
-                    }
-                })
+            .map(|(i, (scanned, cached))| {
+                let digest = match (&scanned.kind, cached) {
+                    (ScannedKind::Symlink { target }, _) => Digest::of(target.as_bytes()),
+                    (ScannedKind::File { .. }, Some(d)) => d,
+                    (ScannedKind::File { .. }, None) => hash_file(&scan.abs(i))?,
+                };
+                Ok(Found { scanned, digest })
             })
             .collect()
+    }
+}
+
+/// A file or symlink found in a directory, with its digest.
+pub(crate) struct Found<'s> {
+    scanned: &'s ScannedEntry,
+    digest: Digest,
+}
+
+impl Listed for Found<'_> {
+    fn path(&self) -> &str {
+        self.scanned.rel.as_str()
+    }
+    fn size(&self) -> u64 {
+        self.scanned.stat.size
+    }
+    fn kind(&self) -> EntryKind {
+        match self.scanned.kind {
+            ScannedKind::File { .. } => EntryKind::File,
+            ScannedKind::Symlink { .. } => EntryKind::Symlink,
+        }
+    }
+    fn digest(&self) -> &Digest {
+        &self.digest
+    }
+    fn exec(&self) -> bool {
+        matches!(self.scanned.kind, ScannedKind::File { exec: true })
     }
 }

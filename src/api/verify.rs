@@ -5,7 +5,7 @@ use super::content::Packs;
 use crate::error::Result;
 use crate::index::blob_queries as bq;
 use crate::index::version_queries as vq;
-use crate::model::{EntryKind, Manifest, Ref, diff_entries, format_size};
+use crate::model::{EntryKind, Listed, Manifest, Ref, diff_entries, format_size};
 use crate::store::{PackFile, pack_path};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -53,7 +53,8 @@ impl Store {
         let packs = Packs::new(self);
         let manifest = self.read_manifest(&packs, &v.digest)?;
         if let Some(dir) = dir {
-            let entries = self.entries_of_dir(dir, false)?;
+            let (_, scan) = self.scan_existing(dir)?;
+            let entries = self.dir_listing(&scan, false)?;
             let problems = diff_entries(manifest.entries(), &entries)
                 .iter()
                 .map(|c| match c {
@@ -70,7 +71,7 @@ impl Store {
                 reference,
                 target: dir.display().to_string(),
                 files: entries.len() as u64,
-                bytes: entries.iter().map(|e| e.size).sum(),
+                bytes: entries.iter().map(Listed::size).sum(),
                 problems,
             });
         }

@@ -128,12 +128,6 @@ impl ManifestEntry {
             target: Some(target),
         }
     }
-
-    /// Whether two entries have the same content and mode (paths aside).
-    #[must_use]
-    pub fn same_content(&self, other: &ManifestEntry) -> bool {
-        self.kind == other.kind && self.digest == other.digest && self.exec == other.exec
-    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -418,38 +412,77 @@ impl Change {
     }
 }
 
+/// What a diff compares of an entry, so a directory can be compared with a version without
+/// building manifest entries for it.
+pub trait Listed {
+    /// The path.
+    fn path(&self) -> &str;
+    /// Content length in bytes.
+    fn size(&self) -> u64;
+    /// Whether two entries have the same content and mode (paths aside).
+    fn same_content(&self, other: &impl Listed) -> bool {
+        self.kind() == other.kind()
+            && self.digest() == other.digest()
+            && (self.kind() == EntryKind::Symlink || self.exec() == other.exec())
+    }
+    /// File or symlink.
+    fn kind(&self) -> EntryKind;
+    /// BLAKE3 of the content.
+    fn digest(&self) -> &Digest;
+    /// The owner-executable bit.
+    fn exec(&self) -> bool;
+}
+
+impl Listed for ManifestEntry {
+    fn path(&self) -> &str {
+        self.path.as_str()
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn kind(&self) -> EntryKind {
+        self.kind
+    }
+    fn digest(&self) -> &Digest {
+        &self.digest
+    }
+    fn exec(&self) -> bool {
+        self.exec
+    }
+}
+
 /// Compares two sorted entry lists (a merge walk, linear in their lengths).
 #[must_use]
-pub fn diff_entries(old: &[ManifestEntry], new: &[ManifestEntry]) -> Vec<Change> {
+pub fn diff_entries(old: &[impl Listed], new: &[impl Listed]) -> Vec<Change> {
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();
     while i < old.len() || j < new.len() {
         let ord = match (old.get(i), new.get(j)) {
-            (Some(a), Some(b)) => a.path.as_str().cmp(b.path.as_str()),
+            (Some(a), Some(b)) => a.path().cmp(b.path()),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, _) => std::cmp::Ordering::Greater,
         };
         match ord {
             std::cmp::Ordering::Less => {
                 out.push(Change::Removed {
-                    path: old[i].path.to_string(),
-                    size: old[i].size,
+                    path: old[i].path().to_owned(),
+                    size: old[i].size(),
                 });
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
                 out.push(Change::Added {
-                    path: new[j].path.to_string(),
-                    size: new[j].size,
+                    path: new[j].path().to_owned(),
+                    size: new[j].size(),
                 });
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
                 if !old[i].same_content(&new[j]) {
                     out.push(Change::Modified {
-                        path: old[i].path.to_string(),
-                        old_size: old[i].size,
-                        new_size: new[j].size,
+                        path: old[i].path().to_owned(),
+                        old_size: old[i].size(),
+                        new_size: new[j].size(),
                     });
                 }
                 i += 1;

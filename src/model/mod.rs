@@ -20,8 +20,8 @@ pub use lineage::{
     Walk, reaches, walk,
 };
 pub use manifest::{
-    CanonicalReader, Change, EntryKind, MANIFEST_FORMAT, Manifest, ManifestEntry, ManifestPath,
-    diff_entries, digest_of_entries,
+    CanonicalReader, Change, EntryKind, Listed, MANIFEST_FORMAT, Manifest, ManifestEntry,
+    ManifestPath, diff_entries, digest_of_entries,
 };
 pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
 pub use reference::{Ref, Selector};
