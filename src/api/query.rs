@@ -263,28 +263,38 @@ impl Store {
         scan: &'s Scan,
         trust_cache: bool,
     ) -> Result<Vec<Found<'s>>> {
-        let mut cached = vec![None; scan.entries.len()];
+        // Digests land in place (no second vector of a million digests beside the listing).
+        let mut found: Vec<Found<'s>> = scan
+            .entries
+            .iter()
+            .map(|scanned| Found {
+                scanned,
+                digest: match &scanned.kind {
+                    ScannedKind::Symlink { target } => Digest::of(target.as_bytes()),
+                    ScannedKind::File { .. } => Digest::from(blake3::Hash::from_bytes([0; 32])),
+                },
+            })
+            .collect();
+        let mut vouched = vec![false; found.len()];
         if trust_cache {
             super::log::join_stat_cache(&self.conn, scan, |i, c| {
                 let s = &scan.entries[i];
                 if c.vouches_for(s.stat.size, s.stat.mtime_ns, s.stat.ctime_ns, s.stat.ino) {
-                    cached[i] = Some(c.digest);
+                    found[i].digest = c.digest;
+                    vouched[i] = true;
                 }
             })?;
         }
-        scan.entries
-            .par_iter()
-            .zip(cached)
+        found
+            .par_iter_mut()
+            .zip(vouched)
             .enumerate()
-            .map(|(i, (scanned, cached))| {
-                let digest = match (&scanned.kind, cached) {
-                    (ScannedKind::Symlink { target }, _) => Digest::of(target.as_bytes()),
-                    (ScannedKind::File { .. }, Some(d)) => d,
-                    (ScannedKind::File { .. }, None) => hash_file(&scan.abs(i))?,
-                };
-                Ok(Found { scanned, digest })
-            })
-            .collect()
+            .filter(|(_, (f, vouched))| !vouched && f.kind() == EntryKind::File)
+            .try_for_each(|(i, (f, _))| -> Result<()> {
+                f.digest = hash_file(&scan.abs(i))?;
+                Ok(())
+            })?;
+        Ok(found)
     }
 }
 

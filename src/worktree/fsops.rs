@@ -89,8 +89,17 @@ pub fn write_file_atomically<E>(
     tmp.as_file()
         .set_permissions(Permissions::from_mode(mode))
         .map_err(io("set permissions of", &target))?;
-    replace_dir_if_empty(&target)?;
-    tmp.persist(&target).map_err(|e| Error::Io {
+    // Renamed first: only when a directory stands in the way (EISDIR) is it inspected, so
+    // the common case costs no extra stat.
+    let persisted = match tmp.persist(&target) {
+        Ok(file) => Ok(file),
+        Err(e) if e.error.kind() == std::io::ErrorKind::IsADirectory => {
+            replace_dir_if_empty(&target)?;
+            e.file.persist(&target)
+        }
+        Err(e) => Err(e),
+    };
+    persisted.map_err(|e| Error::Io {
         action: "write",
         path: target.clone(),
         source: e.error,
