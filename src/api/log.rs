@@ -382,19 +382,14 @@ impl Store {
         let to_read = |e: &ScannedEntry, d: &Option<Digest>| {
             d.is_none() && matches!(e.kind, ScannedKind::File { .. })
         };
-        let read_bytes: u64 = scan
+        let (files_read, read_bytes) = scan
             .entries
             .iter()
             .zip(&digests)
             .filter(|(e, d)| to_read(e, d))
-            .map(|(e, _)| e.stat.size)
-            .sum();
-        let files_read = scan
-            .entries
-            .iter()
-            .zip(&digests)
-            .filter(|(e, d)| to_read(e, d))
-            .count() as u64;
+            .fold((0u64, 0u64), |(n, bytes), (e, _)| {
+                (n + 1, bytes + e.stat.size)
+            });
         self.progress.start("hashing", read_bytes);
         let resized = Mutex::new(Vec::new());
         let scan_ref = &scan;
@@ -440,6 +435,8 @@ impl Store {
         let digest = ingest.manifest(manifest_entries().inspect(|m| total_size += m.size))?;
         let new_blobs = ingest.new_blobs.load(Ordering::Relaxed);
         let packs = ingest.packer.into_inner().expect("packer lock").finish()?;
+        // Their read snapshots would hold back the checkpoint after the commit.
+        drop(ingest.readers);
         self.check_interrupt()?;
 
         let now = now_ms();
