@@ -10,8 +10,8 @@ use crate::index::blob_queries as bq;
 use crate::index::stat_queries as sq;
 use crate::model::{Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, now_ms};
 use crate::worktree::{
-    Scan, ScannedEntry, ScannedKind, hash_file, prune_empty_dirs, remove_entry, scan_dir, stat_of,
-    symlink_stays_inside, write_file_atomically, write_symlink_atomically,
+    Destination, FileStat, Scan, ScannedEntry, ScannedKind, hash_file, prune_empty_dirs,
+    remove_entry, scan_dir, stat_of, symlink_stays_inside,
 };
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
@@ -238,8 +238,9 @@ impl Store {
         let mut skipped_symlinks = Vec::new();
         let mut bytes_written = 0;
         let mut written = 0;
+        let target = Destination::new(dest.clone());
         while !batch.is_empty() {
-            let results = self.write_batch(&dest, batch, &sources, &packs)?;
+            let results = self.write_batch(&target, batch, &sources, &packs)?;
             // Entries are stamped after the writes: a file whose mtime is well before this
             // moment has art's content (the racy-git rule then applies as for `log`), so the
             // next command need not re-read what checkout just wrote.
@@ -248,13 +249,16 @@ impl Store {
             for (e, r) in batch.iter().zip(&results) {
                 match r {
                     WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
-                    WriteResult::Written(path) => {
+                    WriteResult::Written(path, stat) => {
                         written += 1;
                         if e.kind == EntryKind::File {
                             bytes_written += e.size;
                         }
-                        if let Ok(meta) = std::fs::symlink_metadata(path) {
-                            let s = stat_of(&meta);
+                        let stat = match stat {
+                            Some(s) => Some(*s),
+                            None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
+                        };
+                        if let Some(s) = stat {
                             let entry = StatEntry {
                                 size: s.size,
                                 mtime_ns: s.mtime_ns,
@@ -309,7 +313,7 @@ impl Store {
     /// Writes a batch of entries in parallel, each atomically.
     fn write_batch(
         &self,
-        dest: &Path,
+        dest: &Destination,
         batch: &[&ManifestEntry],
         sources: &HashMap<Digest, FileSource>,
         packs: &Packs,
@@ -473,12 +477,13 @@ fn plan<'m, 'a>(
 }
 
 enum WriteResult {
-    Written(PathBuf),
+    /// Written at this path; a file's stat was taken as it landed.
+    Written(PathBuf, Option<FileStat>),
     Skipped,
 }
 
 fn write_entry(
-    dest: &Path,
+    dest: &Destination,
     e: &ManifestEntry,
     sources: &HashMap<Digest, FileSource>,
     packs: &Packs,
@@ -489,35 +494,32 @@ fn write_entry(
             if !symlink_stays_inside(&e.path, target) {
                 return Ok(WriteResult::Skipped);
             }
-            Ok(WriteResult::Written(write_symlink_atomically(
-                dest, &e.path, target,
-            )?))
+            Ok(WriteResult::Written(
+                dest.write_symlink(&e.path, target)?,
+                None,
+            ))
         }
         EntryKind::File => {
             let src = sources
                 .get(&e.digest)
                 .ok_or_else(|| Error::MissingContent(e.digest.to_hex()))?;
-            let path = write_file_atomically(dest, &e.path, e.exec, |f| match src {
+            let in_file = |err: Error| match err {
+                Error::Io { source, .. } => Error::Io {
+                    action: "write",
+                    path: dest.root().join(e.path.as_str()),
+                    source,
+                },
+                other => other,
+            };
+            let (path, stat) = dest.write_file(&e.path, e.exec, |f| match src {
                 FileSource::Blob(loc) => {
                     let data = packs.read(loc)?;
                     std::io::Write::write_all(f, &data)
-                        .map_err(io("write", dest.join(e.path.as_str())))
+                        .map_err(io("write", dest.root().join(e.path.as_str())))
                 }
-                FileSource::Chunks(_) => {
-                    packs
-                        .write_chunks_at(src, f)
-                        .map(|_| ())
-                        .map_err(|err| match err {
-                            Error::Io { source, .. } => Error::Io {
-                                action: "write",
-                                path: dest.join(e.path.as_str()),
-                                source,
-                            },
-                            other => other,
-                        })
-                }
+                FileSource::Chunks(_) => packs.write_chunks_at(src, f).map(|_| ()).map_err(in_file),
             })??;
-            Ok(WriteResult::Written(path))
+            Ok(WriteResult::Written(path, Some(stat)))
         }
     }
 }

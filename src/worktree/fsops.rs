@@ -63,48 +63,119 @@ fn ensure_parent(dest: &Path, rel: &ManifestPath) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Writes a file at `dest/rel` through a temporary file in the same directory, then renames
-/// it over whatever was there. `fill` writes the content; the file is left with mode 0755
-/// or 0644. Returns the final path.
-///
-/// # Errors
-/// When a parent is blocked, or on I/O failure (the temporary file is removed).
-pub fn write_file_atomically<E>(
-    dest: &Path,
-    rel: &ManifestPath,
-    exec: bool,
-    fill: impl FnOnce(&mut File) -> std::result::Result<(), E>,
-) -> Result<std::result::Result<PathBuf, E>> {
-    let parent = ensure_parent(dest, rel)?;
-    let target = dest.join(rel.as_str());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(super::TEMP_PREFIX)
-        .tempfile_in(&parent)
-        .map_err(io("create a temporary file in", &parent))?;
-    if let Err(e) = fill(tmp.as_file_mut()) {
-        return Ok(Err(e));
-    }
-    tmp.as_file_mut().flush().map_err(io("write", &target))?;
-    let mode = if exec { 0o755 } else { 0o644 };
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))
-        .map_err(io("set permissions of", &target))?;
-    // Renamed first: only when a directory stands in the way (EISDIR) is it inspected, so
-    // the common case costs no extra stat.
-    let persisted = match tmp.persist(&target) {
-        Ok(file) => Ok(file),
-        Err(e) if e.error.kind() == std::io::ErrorKind::IsADirectory => {
-            replace_dir_if_empty(&target)?;
-            e.file.persist(&target)
+/// A checkout's destination directory. It remembers the parent directories it verified or
+/// created, so a tree of a million files costs one check per directory, not one per file.
+#[derive(Debug)]
+pub struct Destination {
+    root: PathBuf,
+    verified: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Destination {
+    /// The destination at `root` (an existing directory).
+    #[must_use]
+    pub fn new(root: PathBuf) -> Self {
+        Destination {
+            root,
+            verified: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
-        Err(e) => Err(e),
-    };
-    persisted.map_err(|e| Error::Io {
-        action: "write",
-        path: target.clone(),
-        source: e.error,
-    })?;
-    Ok(Ok(target))
+    }
+
+    /// The directory written into.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The parent of `rel`, created if missing and checked to be a real directory.
+    fn parent(&self, rel: &ManifestPath) -> Result<PathBuf> {
+        let Some((dir, _)) = rel.as_str().rsplit_once('/') else {
+            return Ok(self.root.clone());
+        };
+        if self.verified.lock().expect("dir cache lock").contains(dir) {
+            return Ok(self.root.join(dir));
+        }
+        let parent = ensure_parent(&self.root, rel)?;
+        self.verified
+            .lock()
+            .expect("dir cache lock")
+            .insert(dir.to_owned());
+        Ok(parent)
+    }
+
+    /// Writes a file at `rel` through a temporary file in the same directory, then renames
+    /// it over whatever was there. `fill` writes the content; the file is left with mode 0755
+    /// or 0644. Returns the final path and its stat, taken through the open file after the
+    /// rename (a rename changes the ctime).
+    ///
+    /// # Errors
+    /// When a parent is blocked, or on I/O failure (the temporary file is removed).
+    pub fn write_file<E>(
+        &self,
+        rel: &ManifestPath,
+        exec: bool,
+        fill: impl FnOnce(&mut File) -> std::result::Result<(), E>,
+    ) -> Result<std::result::Result<(PathBuf, super::FileStat), E>> {
+        let parent = self.parent(rel)?;
+        let target = self.root.join(rel.as_str());
+        let mut tmp = tempfile::Builder::new()
+            .prefix(super::TEMP_PREFIX)
+            .tempfile_in(&parent)
+            .map_err(io("create a temporary file in", &parent))?;
+        if let Err(e) = fill(tmp.as_file_mut()) {
+            return Ok(Err(e));
+        }
+        tmp.as_file_mut().flush().map_err(io("write", &target))?;
+        let mode = if exec { 0o755 } else { 0o644 };
+        tmp.as_file()
+            .set_permissions(Permissions::from_mode(mode))
+            .map_err(io("set permissions of", &target))?;
+        // Renamed first: only when a directory stands in the way (EISDIR) is it inspected, so
+        // the common case costs no extra stat.
+        let persisted = match tmp.persist(&target) {
+            Ok(file) => Ok(file),
+            Err(e) if e.error.kind() == std::io::ErrorKind::IsADirectory => {
+                replace_dir_if_empty(&target)?;
+                e.file.persist(&target)
+            }
+            Err(e) => Err(e),
+        };
+        let file = persisted.map_err(|e| Error::Io {
+            action: "write",
+            path: target.clone(),
+            source: e.error,
+        })?;
+        let meta = file.metadata().map_err(io("stat", &target))?;
+        Ok(Ok((target, super::stat_of(&meta))))
+    }
+
+    /// Creates a symlink at `rel` pointing at `target`, atomically.
+    ///
+    /// # Errors
+    /// When a parent is blocked, or on I/O failure.
+    pub fn write_symlink(&self, rel: &ManifestPath, target: &str) -> Result<PathBuf> {
+        let parent = self.parent(rel)?;
+        let final_path = self.root.join(rel.as_str());
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = parent.join(format!(
+            "{}link-{}-{n}",
+            super::TEMP_PREFIX,
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(target, &tmp).map_err(io("create symlink", &tmp))?;
+        replace_dir_if_empty(&final_path)?;
+        std::fs::rename(&tmp, &final_path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::Io {
+                action: "create symlink",
+                path: final_path.clone(),
+                source: e,
+            }
+        })?;
+        Ok(final_path)
+    }
 }
 
 /// A checkout may need a file where an (emptied) directory is.
@@ -118,34 +189,6 @@ fn replace_dir_if_empty(target: &Path) -> Result<()> {
         ))?;
     }
     Ok(())
-}
-
-/// Creates a symlink at `dest/rel` pointing at `target`, atomically.
-///
-/// # Errors
-/// When a parent is blocked, or on I/O failure.
-pub fn write_symlink_atomically(dest: &Path, rel: &ManifestPath, target: &str) -> Result<PathBuf> {
-    let parent = ensure_parent(dest, rel)?;
-    let final_path = dest.join(rel.as_str());
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = parent.join(format!(
-        "{}link-{}-{n}",
-        super::TEMP_PREFIX,
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).map_err(io("create symlink", &tmp))?;
-    replace_dir_if_empty(&final_path)?;
-    std::fs::rename(&tmp, &final_path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::Io {
-            action: "create symlink",
-            path: final_path.clone(),
-            source: e,
-        }
-    })?;
-    Ok(final_path)
 }
 
 /// Whether a symlink at `rel` pointing at `target` resolves inside the destination. Targets

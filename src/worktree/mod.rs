@@ -6,10 +6,7 @@ mod fsops;
 mod scan;
 
 pub use error::{Error, Result, read_error};
-pub use fsops::{
-    hash_file, prune_empty_dirs, remove_entry, symlink_stays_inside, write_file_atomically,
-    write_symlink_atomically,
-};
+pub use fsops::{Destination, hash_file, prune_empty_dirs, remove_entry, symlink_stays_inside};
 pub use scan::{
     FileStat, Scan, ScanGroup, ScannedEntry, ScannedKind, TEMP_PREFIX, scan_dir, scan_named,
     stat_of,
