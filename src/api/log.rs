@@ -435,8 +435,10 @@ impl Store {
         let digest = ingest.manifest(manifest_entries().inspect(|m| total_size += m.size))?;
         let new_blobs = ingest.new_blobs.load(Ordering::Relaxed);
         let packs = ingest.packer.into_inner().expect("packer lock").finish()?;
-        // Their read snapshots would hold back the checkpoint after the commit.
+        // Their read snapshots would hold back the checkpoint after the commit; the set of
+        // written blobs (70 MiB at a million files) is not needed to index them.
         drop(ingest.readers);
+        drop(ingest.claimed);
         self.check_interrupt()?;
 
         let now = now_ms();
