@@ -12,7 +12,8 @@ use crate::model::{
     now_ms,
 };
 use crate::store::{
-    BlobKind, CHUNK_THRESHOLD, Chunker, Codec, Packer, chunk_list_encode, compress,
+    BlobKind, CHUNK_THRESHOLD, Chunker, Codec, PackFile, Packer, chunk_list_encode, compress,
+    pack_path,
 };
 use crate::worktree::{FileStat, Scan, ScannedEntry, ScannedKind, scan_dir, scan_named, stat_of};
 use rayon::prelude::*;
@@ -372,7 +373,9 @@ impl Store {
             readers: ReadPool::new(&self.dir.join("index.db")),
             claimed: Mutex::new(DigestSet::default()),
             chunk_lists: Mutex::new(Vec::new()),
-            packer: Mutex::new(Packer::new(&self.dir, self.config.store.pack_size)),
+            packer: Mutex::new(
+                Packer::new(&self.dir, self.config.store.pack_size).without_entries(),
+            ),
             level: self.config.compression.level,
             new_blobs: AtomicU64::new(0),
             reused: Mutex::new(HashSet::new()),
@@ -426,7 +429,7 @@ impl Store {
                         *exec,
                     ),
                     ScannedKind::Symlink { target } => {
-                        ManifestEntry::symlink(e.rel.clone(), target.clone())
+                        ManifestEntry::symlink(e.rel.clone(), target.to_string())
                     }
                 })
         };
@@ -440,6 +443,15 @@ impl Store {
         drop(ingest.readers);
         drop(ingest.claimed);
         self.check_interrupt()?;
+        // The entries to index come back from the durable pack trailers.
+        let packs = packs
+            .into_iter()
+            .map(|mut pack| -> Result<_> {
+                let file = PackFile::at(&pack_path(&self.dir, &pack.hash))?;
+                pack.entries = file.read_trailer()?.0;
+                Ok(pack)
+            })
+            .collect::<Result<Vec<_>>>()?;
 
         let now = now_ms();
         let tx = self

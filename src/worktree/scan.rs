@@ -44,7 +44,7 @@ pub enum ScannedKind {
     /// A symbolic link and its target text.
     Symlink {
         /// The target as stored in the link.
-        target: String,
+        target: Box<str>,
     },
 }
 
@@ -126,7 +126,9 @@ fn classify(path: &Path, meta: &Metadata) -> Result<Option<ScannedKind>> {
             .into_os_string()
             .into_string()
             .map_err(|_| Error::NotUtf8(path.to_owned()))?;
-        return Ok(Some(ScannedKind::Symlink { target }));
+        return Ok(Some(ScannedKind::Symlink {
+            target: target.into_boxed_str(),
+        }));
     }
     if ft.is_dir() {
         return Ok(None);

@@ -113,6 +113,7 @@ pub struct Packer {
     target_size: u64,
     current: Option<OpenPack>,
     done: Vec<PackOutcome>,
+    keep_entries: bool,
 }
 
 impl Packer {
@@ -124,7 +125,17 @@ impl Packer {
             target_size,
             current: None,
             done: Vec::new(),
+            keep_entries: true,
         }
+    }
+
+    /// Forgets each pack's entries once it is closed (its [`PackOutcome::entries`] is then
+    /// empty): a log of a million files would otherwise hold 56 MiB of them, which the
+    /// pack trailers on disk already hold.
+    #[must_use]
+    pub fn without_entries(mut self) -> Self {
+        self.keep_entries = false;
+        self
     }
 
     /// Appends one blob whose bytes are already encoded with `codec`.
@@ -178,7 +189,11 @@ impl Packer {
     /// On I/O failure.
     pub fn flush(&mut self) -> Result<()> {
         if let Some(pack) = self.current.take() {
-            self.done.push(pack.finish(&self.store_dir)?);
+            let mut outcome = pack.finish(&self.store_dir)?;
+            if !self.keep_entries {
+                outcome.entries = Vec::new();
+            }
+            self.done.push(outcome);
         }
         Ok(())
     }
