@@ -3,7 +3,7 @@
 
 use super::Store;
 use super::content::{FileSource, Packs};
-use super::log::{cache_key, key_bytes};
+use super::log::{cache_key, key_bytes, stat_entry};
 use crate::error::{Error, Result, io};
 use crate::index::StatEntry;
 use crate::index::blob_queries as bq;
@@ -216,15 +216,7 @@ impl Store {
         {
             let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
             for cur in &plan.refresh {
-                let s = cur.scanned.stat;
-                let entry = StatEntry {
-                    size: s.size,
-                    mtime_ns: s.mtime_ns,
-                    ctime_ns: s.ctime_ns,
-                    ino: s.ino,
-                    digest: cur.digest,
-                    cached_at_ns: started,
-                };
+                let entry = stat_entry(cur.scanned.stat, cur.digest, started);
                 sq::put(&tx, key_bytes(&scan.abs(cur.index)), &entry)?;
             }
             for rel in &plan.deletes {
@@ -259,15 +251,7 @@ impl Store {
                             None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
                         };
                         if let Some(s) = stat {
-                            let entry = StatEntry {
-                                size: s.size,
-                                mtime_ns: s.mtime_ns,
-                                ctime_ns: s.ctime_ns,
-                                ino: s.ino,
-                                digest: e.digest,
-                                cached_at_ns: written_at,
-                            };
-                            sq::put(&tx, key_bytes(path), &entry)?;
+                            sq::put(&tx, key_bytes(path), &stat_entry(s, e.digest, written_at))?;
                         }
                     }
                 }

@@ -252,6 +252,18 @@ pub(crate) fn key_bytes(path: &Path) -> &[u8] {
     path.as_os_str().as_bytes()
 }
 
+/// The stat cache row saying that a file with `stat` held `digest` at `cached_at_ns`.
+pub(crate) fn stat_entry(stat: FileStat, digest: Digest, cached_at_ns: i64) -> StatEntry {
+    StatEntry {
+        size: stat.size,
+        mtime_ns: stat.mtime_ns,
+        ctime_ns: stat.ctime_ns,
+        ino: stat.ino,
+        digest,
+        cached_at_ns,
+    }
+}
+
 /// Calls `f(i, cached)` for every scanned entry that has a stat cache row. Each group's rows
 /// stream in path order beside its sorted entries (a merge join), so a tree of a million
 /// files costs no map of its paths.
@@ -470,14 +482,7 @@ impl Store {
         bq::touch_packs(&tx, reused, now)?;
         for (i, e) in scan.entries.iter().enumerate().filter(|&(i, _)| recache[i]) {
             let digest = digests[i].expect("every file is vouched for or read");
-            let entry = StatEntry {
-                size: e.stat.size,
-                mtime_ns: e.stat.mtime_ns,
-                ctime_ns: e.stat.ctime_ns,
-                ino: e.stat.ino,
-                digest,
-                cached_at_ns: started_ns,
-            };
+            let entry = stat_entry(e.stat, digest, started_ns);
             sq::put(&tx, key_bytes(&scan.abs(i)), &entry)?;
         }
         let artifact = if let Some(a) = vq::try_artifact(&tx, opts.name.as_str())? {
