@@ -84,7 +84,7 @@ pub struct CheckoutOutcome {
 
 /// Files written (and their blobs resolved) per step: bounds the memory a checkout of a
 /// million files holds, and lets each step's stat cache rows commit on their own.
-const WRITE_BATCH: usize = 1 << 15;
+const WRITE_BATCH: usize = 1 << 13;
 
 /// What is in DEST at one path, with its digest when art could establish it.
 struct Present<'a> {

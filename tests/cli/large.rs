@@ -59,8 +59,19 @@ fn a_manifest_larger_than_one_blob_is_chunked_and_round_trips() {
         changes,
         [("modified", "d11/f11999.txt"), ("added", "d11/new.bin")]
     );
+    // 12,000 files: checkout writes them in more than one batch.
     env.ok(&["checkout", "ds:v0", "out0"]);
     assert_eq!(env.read_tree("out0"), v0);
+    // Every batch recorded what it wrote in the stat cache.
+    let conn = rusqlite::Connection::open(env.path(".artifacts/index.db")).unwrap();
+    let recorded: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM stat_cache WHERE CAST(path AS TEXT) LIKE '%/out0/%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recorded, 12_000);
     assert!(env.ok(&["fsck", "--read-data"]).contains(": ok"));
 
     // Deleting v0 and collecting keeps every manifest chunk v1 needs.
