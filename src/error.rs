@@ -89,8 +89,14 @@ pub enum Error {
         matches: Vec<String>,
     },
     /// The version was deleted.
-    #[error("`{0}` was deleted; pick another version (`art versions`)")]
-    Deleted(String),
+    #[error("`{version}` was deleted{}; pick another version (`art versions --all` lists them)",
+        if *.collected { " and `art gc` has removed its data" } else { " (its data stays until the next `art gc`)" })]
+    Deleted {
+        /// `NAME:vN`.
+        version: String,
+        /// Whether gc already removed its content.
+        collected: bool,
+    },
     /// A version to delete still has aliases.
     #[error("`{version}` has aliases {}; move them (`art alias set`) or pass --delete-aliases", .aliases.join(", "))]
     HasAliases {

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
             if cli::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", cli::render_error(&err));
             ExitCode::from(cli::exit_code(&err, is_diff))
         }
     }

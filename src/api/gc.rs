@@ -44,6 +44,10 @@ pub struct GcOutcome {
     pub evicted_packs: u64,
     /// Unreferenced pack files and temporary files removed.
     pub debris_removed: u64,
+    /// Bytes of that debris.
+    pub debris_bytes: u64,
+    /// Bytes returned to the file system: packs deleted, rewritten or evicted, and debris.
+    pub freed: u64,
     /// Bytes of packs before.
     pub size_before: u64,
     /// Bytes of packs after.
@@ -265,13 +269,16 @@ impl Store {
         let size_after = size_after(&packs, &fates);
         let pinned = pinned_bytes(&packs, &fates);
         let count = |f: PackFate| fates.iter().filter(|x| **x == f).count() as u64;
-        let outcome = GcOutcome {
+        let debris_bytes = debris.iter().map(|p| bytes_under(p)).sum::<u64>();
+        let mut outcome = GcOutcome {
             dry_run: opts.dry_run,
             grace: grace.to_string(),
             deleted_packs: count(PackFate::Delete),
             repacked_packs: count(PackFate::Repack),
             evicted_packs: count(PackFate::Evict),
             debris_removed: debris.len() as u64,
+            debris_bytes,
+            freed: size_before.saturating_sub(size_after) + debris_bytes,
             size_before,
             size_after,
             pinned,
@@ -321,7 +328,7 @@ impl Store {
                 PackFate::Keep => {}
             }
         }
-        bq::insert_packs(&tx, &new_packs, now)?;
+        bq::insert_packs(&tx, new_packs.packs(), now)?;
         for (p, fate) in packs.iter().zip(&fates) {
             if matches!(fate, PackFate::Keep | PackFate::Evict)
                 && let Some(dead) = dead_blobs.get(&p.id)
@@ -337,7 +344,11 @@ impl Store {
         bq::delete_chunk_lists(&tx, &dead_lists)?;
         // Stat cache rows vouch for content without a lookup, so none may outlive it.
         crate::index::stat_queries::forget_unstored(&tx)?;
+        // Deleted versions past the grace period had their content collected just now: later
+        // gcs must not read their manifests.
+        vq::mark_collected(&tx, now - grace.0, now)?;
         tx.commit().map_err(crate::index::Error::from)?;
+        new_packs.keep();
 
         // 3. Only now remove files; a crash here leaves unreferenced packs for the next gc.
         for (p, fate) in packs.iter().zip(&fates) {
@@ -347,9 +358,14 @@ impl Store {
         }
         // Debris is listed again against the new index: a pack this gc just wrote may have
         // the name of an unreferenced one an earlier, killed gc left.
-        for path in self.debris(&bq::all_packs(&self.conn)?, now - grace.0) {
+        let debris = self.debris(&bq::all_packs(&self.conn)?, now - grace.0);
+        outcome.debris_removed = debris.len() as u64;
+        outcome.debris_bytes = 0;
+        for path in debris {
+            outcome.debris_bytes += bytes_under(&path);
             remove_file(&path)?;
         }
+        outcome.freed = size_before.saturating_sub(size_after) + outcome.debris_bytes;
         Ok(outcome)
     }
 
@@ -561,6 +577,17 @@ impl Store {
             evictable,
             pinned,
         })
+    }
+}
+
+/// Bytes of a file, or of every file under a directory (what removing it frees).
+fn bytes_under(path: &Path) -> u64 {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .map(|entries| entries.flatten().map(|e| bytes_under(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
     }
 }
 

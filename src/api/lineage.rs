@@ -5,9 +5,8 @@ use super::run::{find_run_in, version_ref};
 use crate::error::{Error, Result};
 use crate::index::run_queries as rq;
 use crate::index::version_queries as vq;
-use crate::index::{VersionRow, VersionState};
 use crate::model::{
-    Direction, Lineage, LineageEdge, LineageNode, NodeInfo, Ref, Relation, RunId, Selector, Step,
+    Direction, Lineage, LineageEdge, LineageNode, NodeInfo, Ref, Relation, RunId, Step,
     walk,
 };
 use std::collections::BTreeMap;
@@ -162,7 +161,7 @@ impl Store {
         }
         if !bare || vq::try_artifact(&self.conn, target)?.is_some() {
             let r: Ref = target.parse()?;
-            return Ok(Key::Version(self.resolve_including_deleted(&r)?.id));
+            return Ok(Key::Version(self.resolve_any(&r)?.1.id));
         }
         match find_run_in(&self.conn, target) {
             Ok(run) => Ok(Key::Run(run.id)),
@@ -171,29 +170,4 @@ impl Store {
         }
     }
 
-    /// Like `resolve`, but a deleted version is returned rather than refused.
-    fn resolve_including_deleted(&self, r: &Ref) -> Result<VersionRow> {
-        match self.resolve(r) {
-            Ok((_, v)) => Ok(v),
-            Err(Error::Deleted(reference)) => {
-                let artifact = self.artifact(r.name.as_str())?;
-                let found = match &r.selector {
-                    Selector::Index(n) => vq::version_by_index(&self.conn, artifact.id, *n)?,
-                    Selector::DigestPrefix(p) => {
-                        vq::versions_by_digest_prefix(&self.conn, artifact.id, p)?.pop()
-                    }
-                    Selector::Alias(a) => {
-                        match vq::alias_target(&self.conn, artifact.id, a.as_str())? {
-                            Some(id) => vq::version_by_id(&self.conn, id)?,
-                            None => None,
-                        }
-                    }
-                };
-                found
-                    .filter(|v| v.state == VersionState::Deleted)
-                    .ok_or(Error::Deleted(reference))
-            }
-            Err(e) => Err(e),
-        }
-    }
 }

@@ -456,14 +456,11 @@ impl Store {
         drop(ingest.claimed);
         self.check_interrupt()?;
         // The entries to index come back from the durable pack trailers.
-        let packs = packs
-            .into_iter()
-            .map(|mut pack| -> Result<_> {
-                let file = PackFile::at(&pack_path(&self.dir, &pack.hash))?;
-                pack.entries = file.read_trailer()?.0;
-                Ok(pack)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut packs = packs;
+        for pack in packs.packs_mut() {
+            let file = PackFile::at(&pack_path(&self.dir, &pack.hash))?;
+            pack.entries = file.read_trailer()?.0;
+        }
 
         let now = now_ms();
         let tx = self
@@ -474,7 +471,7 @@ impl Store {
             // It may have been finished meanwhile.
             super::run::open_run_in(&tx, id, "log to")?;
         }
-        bq::insert_packs(&tx, &packs, now)?;
+        bq::insert_packs(&tx, packs.packs(), now)?;
         for (file, list) in ingest.chunk_lists.into_inner().expect("chunk list lock") {
             bq::insert_chunk_list(&tx, &file, &list)?;
         }
@@ -528,6 +525,7 @@ impl Store {
                     created_at: now,
                     updated_at: now,
                     logged_by_run: run.clone(),
+                    collected_at: None,
                 };
                 let id = vq::insert_version(&tx, &row)?;
                 vq::set_alias(&tx, artifact.id, &AliasName::latest(), id)?;
@@ -541,6 +539,8 @@ impl Store {
             .remove(&version_id)
             .unwrap_or_default();
         tx.commit().map_err(crate::index::Error::from)?;
+        let stored_bytes = packs.bytes();
+        packs.keep();
 
         Ok(LogOutcome {
             reference: format!("{}:v{idx}", artifact.name),
@@ -552,7 +552,7 @@ impl Store {
             files,
             size: total_size,
             files_read,
-            stored_bytes: packs.iter().map(|p| p.size).sum(),
+            stored_bytes,
             new_blobs,
             aliases,
         })

@@ -161,6 +161,21 @@ impl Store {
     /// # Errors
     /// Unknown artifact, alias, number or prefix; an ambiguous prefix; a deleted version.
     pub(crate) fn resolve(&self, r: &Ref) -> Result<(ArtifactRow, VersionRow)> {
+        let (artifact, version) = self.resolve_any(r)?;
+        if version.state == VersionState::Deleted {
+            return Err(Error::Deleted {
+                version: format!("{}:v{}", artifact.name, version.idx),
+                collected: version.collected_at.is_some(),
+            });
+        }
+        Ok((artifact, version))
+    }
+
+    /// Resolves a reference to a version, deleted ones included (their records stay readable).
+    ///
+    /// # Errors
+    /// Unknown artifact, alias, number or prefix; an ambiguous prefix.
+    pub(crate) fn resolve_any(&self, r: &Ref) -> Result<(ArtifactRow, VersionRow)> {
         let artifact = self.artifact(r.name.as_str())?;
         let found = match &r.selector {
             Selector::Alias(alias) => {
@@ -201,12 +216,6 @@ impl Store {
                 known,
             });
         };
-        if version.state == VersionState::Deleted {
-            return Err(Error::Deleted(format!(
-                "{}:v{}",
-                artifact.name, version.idx
-            )));
-        }
         Ok((artifact, version))
     }
 }

@@ -60,6 +60,9 @@ pub struct VersionInfo {
     pub source_path: Option<String>,
     /// The run that logged it.
     pub logged_by_run: Option<String>,
+    /// For a deleted version: whether `art gc` has removed its content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collected: Option<bool>,
 }
 
 impl VersionInfo {
@@ -80,6 +83,7 @@ impl VersionInfo {
             metadata: v.metadata,
             source_path: v.source_path,
             logged_by_run: v.logged_by_run,
+            collected: (v.state == VersionState::Deleted).then_some(v.collected_at.is_some()),
         }
     }
 }
@@ -179,12 +183,12 @@ impl Store {
             .collect())
     }
 
-    /// One version's details.
+    /// One version's details; a deleted version's record stays readable, with its state.
     ///
     /// # Errors
     /// Unknown reference; SQLite errors.
     pub fn show(&self, r: &Ref) -> Result<VersionInfo> {
-        let (a, v) = self.resolve(r)?;
+        let (a, v) = self.resolve_any(r)?;
         let aliases = vq::aliases_by_version(&self.conn, a.id)?
             .remove(&v.id)
             .unwrap_or_default();

@@ -80,10 +80,11 @@ pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
         list.retain(|v| v.logged_by_run.as_deref() == Some(run.id.as_str()));
     }
     ctx.emit(&list, || {
+        // The STATE column only appears when it can say something: with --all.
         let rows: Vec<Vec<String>> = list
             .iter()
             .map(|v| {
-                vec![
+                let mut row = vec![
                     format!("v{}", v.version),
                     v.digest.short(12),
                     v.aliases.join(","),
@@ -91,23 +92,39 @@ pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
                     format_size(v.size),
                     short_time(v.created_at),
                     v.description.clone().unwrap_or_default(),
-                ]
+                ];
+                if args.all {
+                    row.insert(1, state_label(v));
+                }
+                row
             })
             .collect();
-        table(
-            &[
-                "VERSION",
-                "DIGEST",
-                "ALIASES",
-                "FILES",
-                "SIZE",
-                "CREATED",
-                "DESCRIPTION",
-            ],
-            &rows,
-        )
+        let mut headers = vec![
+            "VERSION",
+            "DIGEST",
+            "ALIASES",
+            "FILES",
+            "SIZE",
+            "CREATED",
+            "DESCRIPTION",
+        ];
+        if args.all {
+            headers.insert(1, "STATE");
+        }
+        table(&headers, &rows)
     })?;
     Ok(0)
+}
+
+/// `committed`, `deleted`, or `deleted, data collected` once gc removed its content.
+fn state_label(v: &art::VersionInfo) -> String {
+    match (v.state, v.collected) {
+        (art::index::VersionState::Deleted, Some(true)) => "deleted, data collected".to_owned(),
+        (state, _) => serde_json::to_value(state)
+            .ok()
+            .and_then(|s| s.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -122,6 +139,7 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<u8> {
     ctx.emit(&v, || {
         let mut rows = vec![
             ("version", v.reference.clone()),
+            ("state", state_label(&v)),
             ("type", v.kind.clone()),
             ("digest", v.digest.to_hex()),
             ("aliases", v.aliases.join(", ")),

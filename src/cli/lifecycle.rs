@@ -140,12 +140,13 @@ fn print_gc(ctx: &Ctx, out: &art::GcOutcome) -> anyhow::Result<()> {
     ctx.emit(out, || {
         let verb = if out.dry_run { "would free" } else { "freed" };
         let mut lines = vec![format!(
-            "{verb} {}: {} packs deleted, {} repacked, {} evicted, {} debris files; store {} -> {}",
-            format_size(out.size_before.saturating_sub(out.size_after)),
+            "{verb} {}: {} packs deleted, {} repacked, {} evicted, {} debris files ({}); store {} -> {}",
+            format_size(out.freed),
             out.deleted_packs,
             out.repacked_packs,
             out.evicted_packs,
             out.debris_removed,
+            format_size(out.debris_bytes),
             format_size(out.size_before),
             format_size(out.size_after)
         )];

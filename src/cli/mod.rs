@@ -10,6 +10,7 @@ mod log;
 mod manage;
 mod output;
 mod run;
+mod shell;
 
 use clap::{Parser, Subcommand};
 use output::Ctx;
@@ -83,6 +84,10 @@ pub enum Command {
     Runs(run::RunsArgs),
     /// Show the DAG of versions and runs around a version or run (text, JSON, DOT, Mermaid).
     Lineage(lineage::LineageArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page `art.1`, or write every page into a directory (--dir).
+    Man(shell::ManArgs),
 }
 
 impl Command {
@@ -118,6 +123,8 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Use(a) => run::use_version(&ctx, a),
         Command::Runs(a) => run::runs(&ctx, a),
         Command::Lineage(a) => lineage::run(&ctx, a),
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(&ctx, a),
     }
 }
 
@@ -126,7 +133,27 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            // serde_json hides the io::Error it wraps from the chain.
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
+}
+
+/// The error and its causes on one line, each cause once: messages that already quote their
+/// cause (`cannot write `x`: No space left on device`) are not followed by it again.
+pub fn render_error(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Maps a failure to the documented exit codes.

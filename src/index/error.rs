@@ -4,9 +4,10 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// SQLite reported an error.
+    /// SQLite reported an error. Not chained as a source: its Display already holds
+    /// SQLite's message, and rusqlite's own source only repeats it with a code.
     #[error("index database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// The store was written by a newer art.
     #[error(
         "the index schema is version {found}, newer than this art supports ({supported}); upgrade art"
@@ -20,6 +21,12 @@ pub enum Error {
     /// A row holds a value art cannot read.
     #[error("index database holds a corrupt value: {0}; run `art fsck`")]
     Corrupt(String),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sqlite(e)
+    }
 }
 
 /// Result of index operations.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -106,6 +106,15 @@ const MIGRATIONS: &[&str] = &[
     DELETE FROM stat_cache
     WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = stat_cache.digest)
       AND NOT EXISTS (SELECT 1 FROM file_chunks WHERE file_chunks.file_digest = stat_cache.digest);
+    ",
+    // 4: gc records that it removed a deleted version's content, so no later gc reads it.
+    // Deleted versions whose manifest is already gone were collected by an older gc.
+    r"
+    ALTER TABLE versions ADD COLUMN collected_at INTEGER;
+    UPDATE versions SET collected_at = updated_at
+    WHERE state = 'DELETED'
+      AND NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = versions.digest)
+      AND NOT EXISTS (SELECT 1 FROM file_chunks WHERE file_chunks.file_digest = versions.digest);
     ",
 ];
 

@@ -78,10 +78,12 @@ pub struct VersionRow {
     pub updated_at: i64,
     /// The run that logged it.
     pub logged_by_run: Option<String>,
+    /// When gc removed the content of this deleted version (epoch ms); `None` while stored.
+    pub collected_at: Option<i64>,
 }
 
 const VERSION_COLUMNS: &str = "id, artifact_id, idx, digest, state, description, metadata, source_path, size, \
-     file_count, created_at, updated_at, logged_by_run";
+     file_count, created_at, updated_at, logged_by_run, collected_at";
 
 fn version_from_row(r: &Row<'_>) -> rusqlite::Result<(VersionRow, String, String, Vec<u8>)> {
     let state: String = r.get(4)?;
@@ -102,6 +104,7 @@ fn version_from_row(r: &Row<'_>) -> rusqlite::Result<(VersionRow, String, String
             created_at: r.get(10)?,
             updated_at: r.get(11)?,
             logged_by_run: r.get(12)?,
+            collected_at: r.get(13)?,
         },
         state,
         metadata,
@@ -380,16 +383,30 @@ pub fn set_state(conn: &Connection, id: i64, state: VersionState, now_ms: i64) -
     Ok(())
 }
 
-/// Every version gc must keep: not deleted, or deleted after `deleted_after` (epoch ms).
+/// Every version gc must keep: not deleted, or deleted after `deleted_after` (epoch ms) and
+/// not yet collected. A collected version's content may be gone, so it is never read again.
 ///
 /// # Errors
 /// SQLite errors.
 pub fn versions_to_keep(conn: &Connection, deleted_after: i64) -> Result<Vec<VersionRow>> {
     query_versions(
         conn,
-        "state != 'DELETED' OR updated_at > ?1 ORDER BY artifact_id, idx",
+        "state != 'DELETED' OR (updated_at > ?1 AND collected_at IS NULL) ORDER BY artifact_id, idx",
         [deleted_after],
     )
+}
+
+/// Records that gc removed the content of every deleted version not deleted after
+/// `deleted_after` (epoch ms) and not collected before; returns how many.
+///
+/// # Errors
+/// SQLite errors.
+pub fn mark_collected(conn: &Connection, deleted_after: i64, now_ms: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE versions SET collected_at = ?2
+         WHERE state = 'DELETED' AND collected_at IS NULL AND updated_at <= ?1",
+        params![deleted_after, now_ms],
+    )?)
 }
 
 /// Removes every alias pointing at a version; returns the names removed.

@@ -11,7 +11,7 @@ mod write;
 
 pub use format::{BlobKind, PACK_FORMAT, PackEntry};
 pub use read::PackFile;
-pub use write::{PackOutcome, Packer};
+pub use write::{NewPacks, PackOutcome, Packer};
 
 use crate::model::Digest;
 use std::path::{Path, PathBuf};

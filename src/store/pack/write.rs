@@ -65,7 +65,9 @@ impl OpenPack {
         Ok(())
     }
 
-    fn finish(mut self, store_dir: &Path) -> Result<PackOutcome> {
+    /// Seals the pack and moves it into `packs/`; returns it and whether this call created
+    /// the file there (`false`: a pack with the same bytes, hence name, was already there).
+    fn finish(mut self, store_dir: &Path) -> Result<(PackOutcome, bool)> {
         let mut trailer = Vec::with_capacity(self.entries.len() * 50 + 4);
         for e in &self.entries {
             e.encode(&mut trailer);
@@ -91,12 +93,86 @@ impl OpenPack {
         let dest = pack_path(store_dir, &hash);
         let dir = dest.parent().expect("pack paths have a parent");
         std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
-        std::fs::rename(&self.tmp_path, &dest).map_err(io("move pack into", &dest))?;
-        Ok(PackOutcome {
-            hash,
-            size,
-            entries: self.entries,
-        })
+        let created = publish(&self.tmp_path, &dest)?;
+        Ok((
+            PackOutcome {
+                hash,
+                size,
+                entries: self.entries,
+            },
+            created,
+        ))
+    }
+}
+
+/// Moves `tmp` to `dest` without replacing a file already there (a hard link, then the
+/// temporary name is removed). Returns whether `dest` was created: only a pack this command
+/// created may be removed when the command fails, since an existing one may be indexed.
+fn publish(tmp: &Path, dest: &Path) -> Result<bool> {
+    match std::fs::hard_link(tmp, dest) {
+        Ok(()) => {
+            std::fs::remove_file(tmp).map_err(io("remove temporary pack", tmp))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(tmp).map_err(io("remove temporary pack", tmp))?;
+            Ok(false)
+        }
+        // File systems without hard links: a rename, which replaces identical bytes at worst.
+        Err(_) if !dest.exists() => {
+            std::fs::rename(tmp, dest).map_err(io("move pack into", dest))?;
+            Ok(true)
+        }
+        Err(e) => Err(crate::store::Error::Io {
+            action: "move pack into",
+            path: dest.to_owned(),
+            source: e,
+        }),
+    }
+}
+
+/// Packs one command wrote and the index does not reference yet. Dropped without
+/// [`NewPacks::keep`] (the command failed or was interrupted before its index commit), it
+/// removes the pack files it created, so a failure returns the space it took at once.
+#[derive(Debug)]
+pub struct NewPacks {
+    packs: Vec<PackOutcome>,
+    created: Vec<PathBuf>,
+}
+
+impl NewPacks {
+    /// The packs, durable under `packs/`.
+    #[must_use]
+    pub fn packs(&self) -> &[PackOutcome] {
+        &self.packs
+    }
+
+    /// The packs, to fill in their entries.
+    pub fn packs_mut(&mut self) -> &mut [PackOutcome] {
+        &mut self.packs
+    }
+
+    /// Total bytes of the packs.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.packs.iter().map(|p| p.size).sum()
+    }
+
+    /// Call once the index references the packs: they stay.
+    pub fn keep(mut self) {
+        self.created.clear();
+    }
+}
+
+impl Drop for NewPacks {
+    fn drop(&mut self) {
+        remove_all(&self.created);
+    }
+}
+
+fn remove_all(paths: &[PathBuf]) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -113,6 +189,8 @@ pub struct Packer {
     target_size: u64,
     current: Option<OpenPack>,
     done: Vec<PackOutcome>,
+    /// Pack files this packer created, removed if it is dropped before `finish`.
+    created: Vec<PathBuf>,
     keep_entries: bool,
 }
 
@@ -125,6 +203,7 @@ impl Packer {
             target_size,
             current: None,
             done: Vec::new(),
+            created: Vec::new(),
             keep_entries: true,
         }
     }
@@ -189,9 +268,16 @@ impl Packer {
     /// On I/O failure.
     pub fn flush(&mut self) -> Result<()> {
         if let Some(pack) = self.current.take() {
-            let mut outcome = pack.finish(&self.store_dir)?;
+            let tmp = pack.tmp_path.clone();
+            let (mut outcome, created) = pack.finish(&self.store_dir).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })?;
             if !self.keep_entries {
                 outcome.entries = Vec::new();
+            }
+            if created {
+                self.created
+                    .push(pack_path(&self.store_dir, &outcome.hash));
             }
             self.done.push(outcome);
         }
@@ -202,12 +288,12 @@ impl Packer {
     /// the directories holding them) and returns them; only then may the index refer to them.
     ///
     /// # Errors
-    /// On I/O failure.
-    pub fn finish(mut self) -> Result<Vec<PackOutcome>> {
+    /// On I/O failure; the packs written are removed then.
+    pub fn finish(mut self) -> Result<NewPacks> {
         self.flush()?;
-        let done = std::mem::take(&mut self.done);
+        let done = &self.done;
         let mut dirs = std::collections::BTreeSet::new();
-        for pack in &done {
+        for pack in done {
             let path = pack_path(&self.store_dir, &pack.hash);
             File::open(&path)
                 .and_then(|f| f.sync_all())
@@ -224,15 +310,19 @@ impl Packer {
         for dir in dirs {
             sync_dir(&dir)?;
         }
-        Ok(done)
+        Ok(NewPacks {
+            packs: std::mem::take(&mut self.done),
+            created: std::mem::take(&mut self.created),
+        })
     }
 }
 
 impl Drop for Packer {
     fn drop(&mut self) {
-        // An abandoned pack (error or interrupt) is removed now rather than left for gc.
+        // Abandoned packs (error or interrupt) are removed now rather than left for gc.
         if let Some(pack) = self.current.take() {
             let _ = std::fs::remove_file(&pack.tmp_path);
         }
+        remove_all(&self.created);
     }
 }
