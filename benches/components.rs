@@ -100,7 +100,9 @@ fn pack_read_32mib(bencher: Bencher) {
             .add_raw(Digest::of(&b), BlobKind::Data, &b, 3)
             .expect("write blob");
     }
-    let out = packer.finish().expect("finish pack").remove(0);
+    let packs = packer.finish().expect("finish pack");
+    let out = packs.packs()[0].clone();
+    packs.keep();
     let pack = PackFile::at(&pack_path(dir.path(), &out.hash)).expect("open pack");
     bencher.counter(BytesCount::new(32 * MIB)).bench(|| {
         for e in &out.entries {

@@ -310,7 +310,7 @@ impl Store {
                 if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
                     return Err(Error::Interrupted);
                 }
-                let r = write_entry(dest, e, sources, packs).map_err(|err| {
+                let r = write_entry(dest, e, sources, packs, progress).map_err(|err| {
                     if err.is_interrupted() {
                         err
                     } else {
@@ -320,7 +320,6 @@ impl Store {
                         }
                     }
                 })?;
-                progress.advance(e.size);
                 Ok(r)
             })
             .collect()
@@ -471,6 +470,7 @@ fn write_entry(
     e: &ManifestEntry,
     sources: &HashMap<Digest, FileSource>,
     packs: &Packs,
+    progress: &dyn super::Progress,
 ) -> Result<WriteResult> {
     match e.kind {
         EntryKind::Symlink => {
@@ -499,9 +499,14 @@ fn write_entry(
                 FileSource::Blob(loc) => {
                     let data = packs.read(loc)?;
                     std::io::Write::write_all(f, &data)
-                        .map_err(io("write", dest.root().join(e.path.as_str())))
+                        .map_err(io("write", dest.root().join(e.path.as_str())))?;
+                    progress.advance(data.len() as u64);
+                    Ok(())
                 }
-                FileSource::Chunks(_) => packs.write_chunks_at(src, f).map(|_| ()).map_err(in_file),
+                FileSource::Chunks(_) => packs
+                    .write_chunks_at(src, f, progress)
+                    .map(|_| ())
+                    .map_err(in_file),
             })??;
             Ok(WriteResult::Written(path, Some(stat)))
         }

@@ -59,8 +59,14 @@ impl Packs {
     /// Writes a file's chunks into `file` at their offsets, reading, decompressing and
     /// verifying them in parallel; every chunk is checked against its hash on the way out,
     /// and the chunk list that orders them was checked against the file digest, so the file
-    /// is not re-hashed as a whole. Returns the file's length.
-    pub(crate) fn write_chunks_at(&self, src: &FileSource, file: &std::fs::File) -> Result<u64> {
+    /// is not re-hashed as a whole. Each chunk written advances `progress`. Returns the
+    /// file's length.
+    pub(crate) fn write_chunks_at(
+        &self,
+        src: &FileSource,
+        file: &std::fs::File,
+        progress: &dyn super::Progress,
+    ) -> Result<u64> {
         use rayon::prelude::*;
         use std::os::unix::fs::FileExt;
         let locs = src.locations();
@@ -76,10 +82,14 @@ impl Packs {
             source,
         };
         file.set_len(len).map_err(io_err)?;
-        locs.par_iter().zip(offsets).try_for_each(|(loc, offset)| {
-            let data = self.read(loc)?;
-            file.write_all_at(&data, offset).map_err(io_err)
-        })?;
+        locs.par_iter()
+            .zip(offsets)
+            .try_for_each(|(loc, offset)| -> Result<()> {
+                let data = self.read(loc)?;
+                file.write_all_at(&data, offset).map_err(io_err)?;
+                progress.advance(data.len() as u64);
+                Ok(())
+            })?;
         Ok(len)
     }
 

@@ -583,9 +583,9 @@ impl Store {
 /// Bytes of a file, or of every file under a directory (what removing it frees).
 fn bytes_under(path: &Path) -> u64 {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => std::fs::read_dir(path)
-            .map(|entries| entries.flatten().map(|e| bytes_under(&e.path())).sum())
-            .unwrap_or(0),
+        Ok(m) if m.is_dir() => std::fs::read_dir(path).map_or(0, |entries| {
+            entries.flatten().map(|e| bytes_under(&e.path())).sum()
+        }),
         Ok(m) => m.len(),
         Err(_) => 0,
     }

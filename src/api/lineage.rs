@@ -6,8 +6,7 @@ use crate::error::{Error, Result};
 use crate::index::run_queries as rq;
 use crate::index::version_queries as vq;
 use crate::model::{
-    Direction, Lineage, LineageEdge, LineageNode, NodeInfo, Ref, Relation, RunId, Step,
-    walk,
+    Direction, Lineage, LineageEdge, LineageNode, NodeInfo, Ref, Relation, RunId, Step, walk,
 };
 use std::collections::BTreeMap;
 
@@ -169,5 +168,4 @@ impl Store {
             Err(e) => Err(e),
         }
     }
-
 }

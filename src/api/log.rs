@@ -156,6 +156,7 @@ impl Ingest<'_> {
             if data.len() as u64 <= CHUNK_THRESHOLD {
                 let digest = Digest::of(&data);
                 self.put(digest, BlobKind::Data, &data)?;
+                self.progress.advance(data.len() as u64);
                 (digest, data.len() as u64)
             } else {
                 self.chunked(&data[..], path, BlobKind::Data)?
@@ -163,7 +164,6 @@ impl Ingest<'_> {
         } else {
             self.chunked(file, path, BlobKind::Data)?
         };
-        self.progress.advance(size);
         // A file modified while it was read is versioned as read, but not cached.
         let after = std::fs::symlink_metadata(path).map_err(io("stat", path))?;
         let cacheable = stat_of(&before) == scanned && stat_of(&after) == scanned;
@@ -199,6 +199,11 @@ impl Ingest<'_> {
                     let data = &window[offset..offset + len];
                     let hash = Digest::of(data);
                     self.put(hash, kind, data)?;
+                    // Per chunk, so a bar over one 20 GB checkpoint moves (manifests are
+                    // not part of the bytes to hash).
+                    if kind == BlobKind::Data {
+                        self.progress.advance(len as u64);
+                    }
                     Ok((hash, u32::try_from(len).expect("chunks are at most 4 MiB")))
                 })
                 .collect::<Result<_>>()?;

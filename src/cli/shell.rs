@@ -41,8 +41,7 @@ pub fn man(ctx: &super::Ctx, args: ManArgs) -> anyhow::Result<u8> {
         out.flush()?;
         return Ok(0);
     };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     clap_mangen::generate_to(cmd, &dir)
         .with_context(|| format!("cannot write man pages into `{}`", dir.display()))?;
     let mut written: Vec<String> = std::fs::read_dir(&dir)?
@@ -51,6 +50,8 @@ pub fn man(ctx: &super::Ctx, args: ManArgs) -> anyhow::Result<u8> {
         .filter(|n| n.starts_with("art") && n.ends_with(".1"))
         .collect();
     written.sort();
-    ctx.emit(&written, || format!("wrote {} man pages to {}", written.len(), dir.display()))?;
+    ctx.emit(&written, || {
+        format!("wrote {} man pages to {}", written.len(), dir.display())
+    })?;
     Ok(0)
 }

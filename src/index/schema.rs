@@ -292,4 +292,39 @@ mod tests {
             .expect("rows");
         assert_eq!(kept, [b"/a".to_vec(), b"/b".to_vec()]);
     }
+
+    #[test]
+    fn migration_4_marks_deleted_versions_whose_manifest_is_gone_as_collected() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("index.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("older schema");
+            }
+            conn.pragma_update(None, "user_version", 3)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO artifacts(id, name, type, created_at) VALUES (1, 'm', 'model', 5);
+                 INSERT INTO packs(id, hash, size, created_at, last_access) VALUES (1, x'aa', 1, 0, 0);
+                 INSERT INTO blobs VALUES (x'01', 1, 0, 1, 1, 0, 0);
+                 INSERT INTO versions(artifact_id, idx, digest, state, size, file_count,
+                     created_at, updated_at)
+                 VALUES (1, 0, x'01', 'DELETED', 1, 1, 10, 11),
+                        (1, 1, x'02', 'DELETED', 1, 1, 20, 21),
+                        (1, 2, x'03', 'COMMITTED', 1, 1, 30, 30);",
+            )
+            .expect("rows");
+        }
+        let conn = open(&path).expect("migrate");
+        let collected: Vec<(i64, Option<i64>)> = conn
+            .prepare("SELECT idx, collected_at FROM versions ORDER BY idx")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        // v0's manifest is still stored; v1's went with an older gc; v2 is live.
+        assert_eq!(collected, [(0, None), (1, Some(21)), (2, None)]);
+    }
 }

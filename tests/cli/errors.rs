@@ -368,7 +368,7 @@ fn newer_index_schema_asks_for_an_upgrade() {
         let err = env.fails(args, 1);
         assert!(
             err.contains(
-                "the index schema is version 99, newer than this art supports (3); upgrade art"
+                "the index schema is version 99, newer than this art supports (4); upgrade art"
             ),
             "{err}"
         );
@@ -402,7 +402,8 @@ fn craft_manifest(env: &Env, path: &str) {
         .unwrap();
     let packs = packer.finish().unwrap();
     let conn = art::index::open(&store_dir.join("index.db")).unwrap();
-    art::index::blob_queries::insert_packs(&conn, &packs, 0).unwrap();
+    art::index::blob_queries::insert_packs(&conn, packs.packs(), 0).unwrap();
+    packs.keep();
     let n = conn
         .execute(
             "UPDATE versions SET digest = ?1 WHERE idx = 0",

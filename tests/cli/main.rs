@@ -13,4 +13,5 @@ mod large;
 mod lineage;
 mod log;
 mod props;
+mod review;
 mod runs;

@@ -202,8 +202,9 @@ mod tests {
             packer.add_raw(Digest::of(b), BlobKind::Data, b, 3).unwrap();
         }
         let packs = packer.finish().unwrap();
-        assert_eq!(packs.len(), 1);
-        let out = &packs[0];
+        assert_eq!(packs.packs().len(), 1);
+        let out = &packs.packs()[0].clone();
+        packs.keep();
         let path = crate::store::pack_path(dir.path(), &out.hash);
         let pack = PackFile::at(&path).unwrap();
         let (entries, checksum) = pack.read_trailer().unwrap();
@@ -230,5 +231,43 @@ mod tests {
         // Truncating the trailer makes the pack unreadable.
         std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
         assert!(PackFile::at(&path).unwrap().read_trailer().is_err());
+    }
+
+    fn pack_of(dir: &std::path::Path, blob: &[u8]) -> crate::store::NewPacks {
+        let mut packer = Packer::new(dir, 1 << 30);
+        packer
+            .add_raw(Digest::of(blob), BlobKind::Data, blob, 3)
+            .unwrap();
+        packer.finish().unwrap()
+    }
+
+    #[test]
+    fn unkept_packs_are_removed_but_never_one_that_was_there_before() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let dropped = pack_of(dir.path(), b"a failed command's blob");
+        let path = crate::store::pack_path(dir.path(), &dropped.packs()[0].hash);
+        assert!(path.is_file());
+        drop(dropped);
+        assert!(!path.exists(), "a pack the index never took is removed");
+
+        let kept = pack_of(dir.path(), b"committed");
+        let path = crate::store::pack_path(dir.path(), &kept.packs()[0].hash);
+        kept.keep();
+        // The same bytes again (another command storing the same blobs): the pack already
+        // there may be indexed, so failing this command must not remove it.
+        let again = pack_of(dir.path(), b"committed");
+        assert_eq!(
+            crate::store::pack_path(dir.path(), &again.packs()[0].hash),
+            path
+        );
+        drop(again);
+        assert!(path.is_file());
+        assert!(
+            std::fs::read_dir(dir.path().join("tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 }

@@ -276,8 +276,7 @@ impl Packer {
                 outcome.entries = Vec::new();
             }
             if created {
-                self.created
-                    .push(pack_path(&self.store_dir, &outcome.hash));
+                self.created.push(pack_path(&self.store_dir, &outcome.hash));
             }
             self.done.push(outcome);
         }
