@@ -9,6 +9,7 @@ mod lineage;
 mod log;
 mod meta;
 mod query;
+mod remote;
 mod run;
 mod verify;
 
@@ -19,6 +20,7 @@ pub use init::InitOutcome;
 pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
+pub use remote::{PushOutcome, RemoteInfo, RemoteRemoved};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -115,6 +115,16 @@ const MIGRATIONS: &[&str] = &[
     WHERE state = 'DELETED'
       AND NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = versions.digest)
       AND NOT EXISTS (SELECT 1 FROM file_chunks WHERE file_chunks.file_digest = versions.digest);
+    ",
+    // 5: which remote holds which pack (a cache of what push uploaded or found there);
+    // `packs.remote_state` stays the summary gc reads.
+    r"
+    CREATE TABLE remote_packs(
+        remote TEXT NOT NULL,
+        pack_hash BLOB NOT NULL,
+        PRIMARY KEY(remote, pack_hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX remote_packs_by_hash ON remote_packs(pack_hash);
     ",
 ];
 
