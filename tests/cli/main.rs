@@ -1,5 +1,6 @@
 //! CLI tests: one binary, one module per area (the ripgrep harness, on assert_cmd).
 
+mod s3;
 mod util;
 
 mod basics;
@@ -13,5 +14,6 @@ mod large;
 mod lineage;
 mod log;
 mod props;
+mod remote;
 mod review;
 mod runs;

@@ -9,14 +9,29 @@ use std::path::{Path, PathBuf};
 /// A temporary work tree in which `art` runs.
 pub struct Env {
     pub dir: assert_fs::TempDir,
+    /// Variables every `art` run here gets (credentials of a test server, say).
+    vars: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Env {
     /// An empty directory, no store.
     pub fn new() -> Self {
+        Self::in_dir(assert_fs::TempDir::new().expect("create temp dir"))
+    }
+
+    /// A work tree in `dir`.
+    pub fn in_dir(dir: assert_fs::TempDir) -> Self {
         Env {
-            dir: assert_fs::TempDir::new().expect("create temp dir"),
+            dir,
+            vars: std::cell::RefCell::new(Vec::new()),
         }
+    }
+
+    /// Sets a variable for every later `art` run in this work tree.
+    pub fn set_var(&self, key: &str, value: &str) {
+        self.vars
+            .borrow_mut()
+            .push((key.to_owned(), value.to_owned()));
     }
 
     /// A directory with a store (`art init` run).
@@ -57,7 +72,8 @@ impl Env {
             .env_remove("ART_STORE")
             .env_remove("ART_RUN")
             .env("NO_COLOR", "1")
-            .env("COLUMNS", "100");
+            .env("COLUMNS", "100")
+            .envs(self.vars.borrow().iter().cloned());
         cmd
     }
 

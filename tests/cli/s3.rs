@@ -1,0 +1,100 @@
+//! A real S3 server on 127.0.0.1 for the remote tests: s3s-fs in-process (SigV4 checked),
+//! one server and bucket per test on port 0. Mutating requests go through one lock, since
+//! s3s-fs checks create-only preconditions and then writes (not atomic on its own; see
+//! shared/research/s3-test-server.md).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub const ACCESS_KEY: &str = "art-test-key";
+pub const SECRET_KEY: &str = "art-test-secret-0123456789";
+
+/// A running server; it stops when dropped.
+pub struct S3Server {
+    pub addr: SocketAddr,
+    pub bucket: String,
+    /// The directory s3s-fs stores objects in (`<root>/<bucket>/<key>`).
+    pub root: tempfile::TempDir,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl S3Server {
+    /// Starts a server with one bucket named `bucket`.
+    pub fn start(bucket: &str) -> S3Server {
+        let root = tempfile::tempdir().expect("server dir");
+        std::fs::create_dir(root.path().join(bucket)).expect("bucket dir");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        let service = builder.build();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
+        runtime.spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let service = service.clone();
+                let writes = Arc::clone(&writes);
+                tokio::spawn(async move {
+                    let handler = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let service = service.clone();
+                            let writes = Arc::clone(&writes);
+                            async move {
+                                let mutating = !matches!(
+                                    *req.method(),
+                                    http::Method::GET | http::Method::HEAD
+                                );
+                                let _guard = if mutating {
+                                    Some(writes.lock().await)
+                                } else {
+                                    None
+                                };
+                                service.call(req.map(s3s::Body::from)).await
+                            }
+                        },
+                    );
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), handler)
+                    .await;
+                });
+            }
+        });
+        S3Server {
+            addr,
+            bucket: bucket.to_owned(),
+            root,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Where the server keeps the object `key` of its bucket.
+    pub fn object_path(&self, key: &str) -> std::path::PathBuf {
+        self.root.path().join(&self.bucket).join(key)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
