@@ -261,3 +261,111 @@ fn remote_errors_are_one_clear_line_and_change_nothing() {
         "{err}"
     );
 }
+
+/// The S3 test server with a store whose remote `origin` is a bucket on it.
+fn store_on_s3(bucket: &str) -> (S3Server, Env) {
+    let server = S3Server::start(bucket);
+    let env = Env::init();
+    env.set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    env.set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    env.ok(&[
+        "remote",
+        "add",
+        "origin",
+        &format!("s3://{bucket}"),
+        "--endpoint",
+        &server.endpoint(),
+        "--allow-http",
+    ]);
+    (server, env)
+}
+
+/// Local packs whose bytes the server holds identically, and the number of local packs.
+fn packs_on_server(env: &Env, server: &S3Server) -> (usize, usize) {
+    let snapshot = env.store_snapshot();
+    let local: Vec<&String> = snapshot
+        .keys()
+        .filter(|k| k.starts_with("packs/"))
+        .collect();
+    let same = local
+        .iter()
+        .filter(|rel| {
+            let here = std::fs::read(env.path(&format!(".artifacts/{rel}"))).expect("local pack");
+            std::fs::read(server.object_path(rel)).is_ok_and(|there| there == here)
+        })
+        .count();
+    (same, local.len())
+}
+
+#[test]
+fn a_pack_over_16_mib_goes_up_in_parts() {
+    let (server, env) = store_on_s3("large-packs");
+    env.write("d/weights.bin", noise(20 << 20, 4));
+    env.ok(&["log", "m", "d"]);
+    let tree = env.read_tree("d");
+    let pushed = env.json(&["push"]);
+    assert!(
+        pushed["bytes_uploaded"].as_u64() > Some(16 << 20),
+        "{pushed}"
+    );
+    let (same, total) = packs_on_server(&env, &server);
+    assert_eq!((same, total), (1, 1));
+    env.ok(&["gc", "--max", "0"]);
+    env.ok(&["checkout", "m", "out"]);
+    assert_eq!(env.read_tree("out"), tree);
+}
+
+#[test]
+fn a_killed_push_is_completed_by_the_next_one() {
+    let (server, env) = store_on_s3("killed-push");
+    env.ok(&["config", "set", "store.pack_size", "1MiB"]);
+    for i in 0..48u64 {
+        env.write(&format!("d/f{i:02}.bin"), noise(700_000, i));
+    }
+    env.ok(&["log", "m", "d"]);
+    let tree = env.read_tree("d");
+    let mut landed = 0;
+    for trial in 0..10 {
+        let mut child = env
+            .std_command()
+            .args(["push"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn push");
+        // Kill once the first packs are on the server.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while packs_on_server(&env, &server).0 == 0 && std::time::Instant::now() < deadline {
+            if child.try_wait().expect("poll").is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        let status = child.wait().expect("wait");
+        let (there, total) = packs_on_server(&env, &server);
+        if status.code().is_none() && there < total {
+            landed += 1;
+            // The next push uploads exactly what is missing.
+            let done = env.json(&["push"]);
+            assert_eq!(done["packs_present"], there, "trial {trial}: {done}");
+            assert_eq!(
+                done["packs_uploaded"].as_u64(),
+                Some((total - there) as u64),
+                "trial {trial}: {done}"
+            );
+            assert_eq!(packs_on_server(&env, &server), (total, total));
+            break;
+        }
+        // The kill came too late: start again from an empty bucket.
+        std::fs::remove_dir_all(server.object_path("packs")).ok();
+        let db = rusqlite::Connection::open(env.path(".artifacts/index.db")).expect("index");
+        db.execute_batch("DELETE FROM remote_packs; UPDATE packs SET remote_state = NULL;")
+            .expect("forget the push");
+    }
+    assert_eq!(landed, 1, "no push was killed half-way in 10 trials");
+    assert!(env.ok(&["fsck"]).contains(": ok"));
+    env.ok(&["gc", "--max", "0"]);
+    env.ok(&["checkout", "m", "out"]);
+    assert_eq!(env.read_tree("out"), tree);
+}

@@ -67,7 +67,12 @@ impl Env {
 
     /// The `art` binary with the cwd set to the work tree and no inherited art variables.
     pub fn art(&self) -> Command {
-        let mut cmd = Command::cargo_bin("art").expect("art binary");
+        Command::from_std(self.std_command())
+    }
+
+    /// [`Env::art`] as a plain `std::process::Command`, for runs to spawn and kill.
+    pub fn std_command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("art"));
         cmd.current_dir(self.root())
             .env_remove("ART_STORE")
             .env_remove("ART_RUN")
