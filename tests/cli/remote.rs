@@ -369,3 +369,33 @@ fn a_killed_push_is_completed_by_the_next_one() {
     env.ok(&["checkout", "m", "out"]);
     assert_eq!(env.read_tree("out"), tree);
 }
+
+#[test]
+fn push_evict_and_checkout_through_moto() {
+    let Some(moto) = crate::s3::MotoServer::start("moto-bucket") else {
+        return;
+    };
+    let env = Env::init();
+    env.set_var("AWS_ACCESS_KEY_ID", "moto");
+    env.set_var("AWS_SECRET_ACCESS_KEY", "moto");
+    let trees = two_versions(&env);
+    for (name, bucket) in [("origin", "moto-bucket"), ("missing", "no-such-bucket")] {
+        env.ok(&[
+            "remote",
+            "add",
+            name,
+            &format!("s3://{bucket}/art"),
+            "--endpoint",
+            &moto.endpoint,
+            "--allow-http",
+        ]);
+    }
+    let err = env.fails(&["push", "missing"], 1);
+    assert!(err.contains("does not exist"), "{err}");
+    let pushed = env.json(&["push", "origin"]);
+    assert!(pushed["packs_uploaded"].as_u64() >= Some(1), "{pushed}");
+    assert_eq!(env.json(&["push", "origin"])["up_to_date"], true);
+    env.ok(&["gc", "--max", "0"]);
+    check_restores(&env, &trees);
+    assert!(env.ok(&["fsck"]).contains(": ok"));
+}

@@ -98,3 +98,62 @@ impl Drop for S3Server {
         }
     }
 }
+
+/// moto's S3 server (PyPI `moto[s3]`), an implementation independent of s3s-fs, in its own
+/// process on a free port; killed when dropped. `scripts/test.sh` installs it in a venv and
+/// names the program in `ART_TEST_MOTO`.
+pub struct MotoServer {
+    pub endpoint: String,
+    child: std::process::Child,
+}
+
+impl MotoServer {
+    /// Starts moto and creates `bucket`; `None` (with a note) when moto is not installed.
+    pub fn start(bucket: &str) -> Option<MotoServer> {
+        use std::io::{BufRead, Read, Write};
+        let Some(program) = std::env::var_os("ART_TEST_MOTO") else {
+            eprintln!("skipped: ART_TEST_MOTO is not set (scripts/test.sh installs moto)");
+            return None;
+        };
+        let mut child = std::process::Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start moto_server");
+        let stderr = child.stderr.take().expect("moto stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let endpoint = loop {
+            let line = lines
+                .next()
+                .expect("moto_server printed its address")
+                .expect("read moto stderr");
+            if let Some(at) = line.find("Running on http://") {
+                break line[at + "Running on ".len()..].trim().to_owned();
+            }
+        };
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let host = endpoint.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(host).expect("connect to moto");
+        write!(
+            conn,
+            "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .expect("create bucket");
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).expect("moto reply");
+        assert!(
+            reply.starts_with("HTTP/1.1 200"),
+            "bucket creation: {reply}"
+        );
+        Some(MotoServer { endpoint, child })
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
