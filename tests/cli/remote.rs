@@ -399,3 +399,40 @@ fn push_evict_and_checkout_through_moto() {
     check_restores(&env, &trees);
     assert!(env.ok(&["fsck"]).contains(": ok"));
 }
+
+#[test]
+fn fsck_of_a_remote_finds_missing_and_corrupt_packs() {
+    let env = Env::init();
+    two_versions(&env);
+    env.ok(&["remote", "add", "origin", "remote-dir"]);
+    env.ok(&["push"]);
+    let out = env.ok(&["fsck", "--remote", "origin", "--read-data"]);
+    assert!(out.ends_with(": ok\n"), "{out}");
+    env.ok(&["gc", "--max", "0"]);
+    let mut packs = walkdir(&env.path("remote-dir/packs"));
+    packs.sort();
+    assert!(packs.len() >= 2, "{packs:?}");
+    // One pack damaged, one gone: a size check finds the loss, a read finds both.
+    let mut bytes = std::fs::read(&packs[0]).expect("pack");
+    bytes[20] ^= 1;
+    std::fs::write(&packs[0], bytes).expect("damage");
+    std::fs::remove_file(&packs[1]).expect("lose");
+    let report = |args: &[&str]| {
+        let out = env.art().args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let sizes_only = report(&["fsck", "--remote", "origin"]);
+    assert!(
+        sizes_only.contains("is missing on `origin`"),
+        "{sizes_only}"
+    );
+    assert!(sizes_only.contains("1 problem(s)"), "{sizes_only}");
+    let text = report(&["fsck", "--remote", "origin", "--read-data"]);
+    assert!(
+        text.contains("is missing on `origin` (the only copy: evicted here)"),
+        "{text}"
+    );
+    assert!(text.contains("is corrupt: its bytes hash to"), "{text}");
+    assert!(text.contains("2 problem(s)"), "{text}");
+}
