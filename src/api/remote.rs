@@ -346,7 +346,11 @@ impl Store {
         }
         let foreign = listed
             .keys()
-            .filter(|k| k.ends_with(".pack"))
+            .filter(|k| {
+                std::path::Path::new(k)
+                    .extension()
+                    .is_some_and(|e| e == "pack")
+            })
             .count()
             .saturating_sub(pushed.len());
         if foreign > 0 {
