@@ -17,15 +17,6 @@ fn two_versions(env: &Env) -> Vec<BTreeMap<String, Vec<u8>>> {
     vec![v0, env.read_tree("d")]
 }
 
-/// Bytes of the local pack files.
-fn local_pack_bytes(env: &Env) -> u64 {
-    env.store_snapshot()
-        .iter()
-        .filter(|(k, _)| k.starts_with("packs/"))
-        .map(|(_, v)| v)
-        .sum()
-}
-
 /// Every version restores byte for byte, reading evicted blobs from the remote.
 fn check_restores(env: &Env, trees: &[BTreeMap<String, Vec<u8>>]) -> u64 {
     let mut fetched = 0;
@@ -42,7 +33,7 @@ fn check_restores(env: &Env, trees: &[BTreeMap<String, Vec<u8>>]) -> u64 {
 fn push_evict_and_read_back_from_a_directory_remote() {
     let env = Env::init();
     let trees = two_versions(&env);
-    let stored = local_pack_bytes(&env);
+    let stored = env.pack_bytes();
     // Relative to the cwd, kept absolute so the store works from anywhere.
     let added = env.json(&["remote", "add", "origin", "sub/../shared-remote/./art"]);
     let url = added["url"].as_str().expect("url");
@@ -70,7 +61,7 @@ fn push_evict_and_read_back_from_a_directory_remote() {
     let gc = env.json(&["gc", "--max", "0"]);
     assert_eq!(gc["cap_met"], true, "{gc}");
     assert_eq!(gc["size_after"], 0);
-    assert_eq!(local_pack_bytes(&env), 0, "every pack left the store");
+    assert_eq!(env.pack_bytes(), 0, "every pack left the store");
     let du = env.json(&["du"]);
     assert_eq!(du["pinned"], 0);
     assert!(du["remote_only"].as_u64() > Some(3 << 20), "{du}");
@@ -127,7 +118,7 @@ fn push_to_s3_evict_and_read_back() {
     assert!(uploaded >= 1);
     assert_eq!(env.json(&["push"])["packs_uploaded"], 0);
 
-    let stored = local_pack_bytes(&env);
+    let stored = env.pack_bytes();
     env.ok(&["gc", "--max", "0"]);
     let fetched = check_restores(&env, &trees);
     // Ranged reads fetch the blobs each checkout needs, not whole packs over and over.
@@ -147,7 +138,7 @@ fn a_corrupt_remote_pack_is_refused() {
     env.ok(&["push"]);
     env.ok(&["gc", "--max", "0"]);
     // Flip a byte inside the blob on the remote.
-    let pack_files = walkdir(&env.path("remote-dir/packs"));
+    let pack_files = crate::util::files_in(&env.path("remote-dir/packs"));
     assert_eq!(pack_files.len(), 1);
     let mut bytes = std::fs::read(&pack_files[0]).expect("pack");
     bytes[100] ^= 0xff;
@@ -163,18 +154,6 @@ fn a_corrupt_remote_pack_is_refused() {
         !env.path("out/a.bin").exists(),
         "no file is written from bad bytes"
     );
-}
-
-fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("dir").flatten() {
-        if e.file_type().expect("type").is_dir() {
-            out.extend(walkdir(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 #[test]
@@ -409,7 +388,7 @@ fn fsck_of_a_remote_finds_missing_and_corrupt_packs() {
     let out = env.ok(&["fsck", "--remote", "origin", "--read-data"]);
     assert!(out.ends_with(": ok\n"), "{out}");
     env.ok(&["gc", "--max", "0"]);
-    let mut packs = walkdir(&env.path("remote-dir/packs"));
+    let mut packs = crate::util::files_in(&env.path("remote-dir/packs"));
     packs.sort();
     assert!(packs.len() >= 2, "{packs:?}");
     // One pack damaged, one gone: a size check finds the loss, a read finds both.

@@ -140,6 +140,22 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Bytes of the store's pack files.
+    pub fn pack_bytes(&self) -> u64 {
+        self.store_snapshot()
+            .iter()
+            .filter(|(k, _)| k.starts_with("packs/"))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+/// Every file under `dir`, recursively (directories themselves are not listed).
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    walk(dir)
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
