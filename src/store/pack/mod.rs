@@ -10,8 +10,9 @@ mod read;
 mod write;
 
 pub use format::{BlobKind, PACK_FORMAT, PackEntry};
-pub use read::{PackFile, decode_blob};
+pub use read::{PackFile, decode_blob, pack_bytes_error};
 pub use write::{NewPacks, PackOutcome, Packer};
+pub(crate) use write::{publish, sync_dir};
 
 use crate::model::Digest;
 use std::path::{Path, PathBuf};
