@@ -44,6 +44,10 @@ pub struct LogOptions {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// The run that produces this version.
     pub run: Option<String>,
+    /// Record the logged directory as the version's source path (the default checkout
+    /// destination). Off for staging directories that vanish after the log (the Python
+    /// binding's), so a checkout never recreates them.
+    pub record_source: bool,
 }
 
 impl LogOptions {
@@ -58,6 +62,7 @@ impl LogOptions {
             description: None,
             metadata: serde_json::Map::new(),
             run: None,
+            record_source: true,
         }
     }
 }
@@ -371,7 +376,8 @@ impl Store {
         } else {
             scan_named(&names, &self.interrupt)?
         };
-        let source_path = single_dir.then(|| relative_to_root(self.root(), &paths[0]));
+        let source_path =
+            (single_dir && opts.record_source).then(|| relative_to_root(self.root(), &paths[0]));
 
         // Each file's digest: vouched for by the stat cache, else read below. A row vouches
         // only for stored content (gc drops the others), so no blob lookup is needed here.

@@ -1,0 +1,548 @@
+//! `art_store._native`: the Python binding of `art`, a thin layer over [`art::Store`].
+//!
+//! Every method opens no files of its own and decides nothing: it parses its arguments into
+//! art's model types, calls one `Store` method with the GIL released, and returns the
+//! outcome as JSON text (the same JSON the CLI prints with `--json`). The `art_store`
+//! package turns that into Python objects. art's errors become the exception classes below,
+//! carrying art's own message.
+#![deny(unsafe_code)]
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+create_exception!(
+    art_store,
+    ArtError,
+    PyException,
+    "Any failure of an art operation; the message is art's own."
+);
+create_exception!(
+    art_store,
+    NotFoundError,
+    ArtError,
+    "No such artifact, version, alias, run or remote."
+);
+create_exception!(
+    art_store,
+    NotAStoreError,
+    NotFoundError,
+    "No art store at that path or above it."
+);
+create_exception!(
+    art_store,
+    RefusedError,
+    ArtError,
+    "art refused, to protect data (the CLI's exit status 3): nothing was changed."
+);
+create_exception!(
+    art_store,
+    InvalidInputError,
+    ArtError,
+    "A name, reference, metadata value, sort key or option art does not accept."
+);
+
+/// Maps an art error to the exception class of its kind, keeping art's message.
+// `impl From<art::Error> for PyErr` is not allowed here (orphan rule): map by hand.
+fn to_py(e: art::Error) -> PyErr {
+    let msg = e.to_string();
+    if e.is_interrupted() {
+        return PyKeyboardInterrupt::new_err(msg);
+    }
+    if e.kind() == art::ErrorKind::Refused {
+        return RefusedError::new_err(msg);
+    }
+    match e {
+        art::Error::NoStore(_) | art::Error::NotAStore(_) => NotAStoreError::new_err(msg),
+        art::Error::UnknownArtifact { .. }
+        | art::Error::UnknownVersion { .. }
+        | art::Error::UnknownRun(_)
+        | art::Error::UnknownNode(_)
+        | art::Error::UnknownRemote { .. }
+        | art::Error::Deleted { .. }
+        | art::Error::NoRuns(_) => NotFoundError::new_err(msg),
+        art::Error::Model(_)
+        | art::Error::InvalidMetadata(_)
+        | art::Error::InvalidConfig(_)
+        | art::Error::TypeMismatch { .. }
+        | art::Error::AmbiguousRef { .. }
+        | art::Error::AmbiguousRun { .. }
+        | art::Error::NoMetric { .. } => InvalidInputError::new_err(msg),
+        // art::Error is #[non_exhaustive].
+        _ => ArtError::new_err(msg),
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> PyErr {
+    InvalidInputError::new_err(msg.into())
+}
+
+/// Parses a model value (`Ref`, `ArtifactName`, …), mapping a refusal to `InvalidInputError`.
+fn parse<T>(s: &str) -> PyResult<T>
+where
+    T: std::str::FromStr<Err = art::model::Error>,
+{
+    s.parse::<T>().map_err(|e| to_py(e.into()))
+}
+
+/// Parses a JSON object handed over by the Python side.
+fn object(what: &str, text: Option<&str>) -> PyResult<serde_json::Map<String, serde_json::Value>> {
+    match text {
+        None => Ok(serde_json::Map::new()),
+        Some(t) => match serde_json::from_str::<serde_json::Value>(t) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            Ok(_) => Err(invalid(format!("{what} must be a JSON object (a dict)"))),
+            Err(e) => Err(invalid(format!("{what} is not valid JSON: {e}"))),
+        },
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+    serde_json::to_string(value).map_err(|e| ArtError::new_err(e.to_string()))
+}
+
+/// Runs `work` on a scoped thread while this thread waits with the GIL released, checking
+/// for Ctrl-C every 50 ms. On `KeyboardInterrupt` it sets the flag art polls between files,
+/// waits for the work to stop and raises.
+fn run_interruptible<T: Send>(
+    py: Python<'_>,
+    flag: &AtomicBool,
+    work: impl FnOnce() -> art::Result<T> + Send,
+) -> PyResult<T> {
+    flag.store(false, Ordering::Relaxed);
+    std::thread::scope(|s| {
+        let waiter = std::thread::current();
+        let handle = s.spawn(move || {
+            let out = work();
+            waiter.unpark();
+            out
+        });
+        loop {
+            py.detach(|| std::thread::park_timeout(Duration::from_millis(50)));
+            if handle.is_finished() {
+                break;
+            }
+            if let Err(interrupt) = py.check_signals() {
+                flag.store(true, Ordering::Relaxed);
+                let _ = py.detach(|| handle.join());
+                return Err(interrupt);
+            }
+        }
+        match handle.join() {
+            Ok(out) => out.map_err(to_py),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// An open art store (a `.artifacts` directory). Prefer `art_store.Store`, which wraps this.
+#[pyclass(frozen, module = "art_store._native")]
+struct Store {
+    // art::Store holds a rusqlite Connection (Send, not Sync); #[pyclass] must be Sync.
+    inner: Mutex<art::Store>,
+    interrupt: Arc<AtomicBool>,
+}
+
+impl Store {
+    fn wrap(mut store: art::Store) -> Self {
+        let interrupt = Arc::new(AtomicBool::new(false));
+        store.set_interrupt(interrupt.clone());
+        Store {
+            inner: Mutex::new(store),
+            interrupt,
+        }
+    }
+
+    // Taken only with the GIL released, so a thread holding it never waits for the GIL.
+    fn lock(&self) -> MutexGuard<'_, art::Store> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a quick read with the GIL released.
+    fn read<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut art::Store) -> art::Result<T> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| f(&mut self.lock())).map_err(to_py)
+    }
+
+    /// Runs a long operation with the GIL released, honouring Ctrl-C.
+    fn long<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut art::Store) -> art::Result<T> + Send,
+    ) -> PyResult<T> {
+        run_interruptible(py, &self.interrupt, || f(&mut self.lock()))
+    }
+}
+
+#[pymethods]
+impl Store {
+    /// Opens the store at `path` (a `.artifacts` directory or one holding it); without a
+    /// path, the store named by `ART_STORE`, else the nearest `.artifacts` at or above the
+    /// current directory.
+    #[new]
+    #[pyo3(signature = (path=None))]
+    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
+        let path = path.or_else(|| std::env::var_os("ART_STORE").map(PathBuf::from));
+        py.detach(|| match path {
+            Some(p) => art::Store::open(&p),
+            None => {
+                let cwd = std::env::current_dir().map_err(|e| art::Error::Io {
+                    action: "read the current directory",
+                    path: PathBuf::from("."),
+                    source: e,
+                })?;
+                art::Store::discover(&cwd)
+            }
+        })
+        .map(Store::wrap)
+        .map_err(to_py)
+    }
+
+    /// Creates a store in `path` (`path/.artifacts`), or opens the one already there.
+    #[staticmethod]
+    fn init(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        py.detach(|| art::Store::init(&path))
+            .map(|o| Store::wrap(o.store))
+            .map_err(to_py)
+    }
+
+    /// The `.artifacts` directory.
+    #[getter]
+    fn dir(&self, py: Python<'_>) -> PathBuf {
+        py.detach(|| self.lock().dir().to_path_buf())
+    }
+
+    /// The directory holding `.artifacts`; recorded source paths are relative to it.
+    #[getter]
+    fn root(&self, py: Python<'_>) -> PathBuf {
+        py.detach(|| self.lock().root().to_path_buf())
+    }
+
+    /// Logs `paths` (one directory, or files and directories) as a new version of `name`;
+    /// returns the log outcome as JSON. `record_source=False` leaves the source path unset
+    /// (for staging directories deleted after the log).
+    #[pyo3(signature = (name, paths, kind=None, aliases=Vec::new(), description=None, metadata=None, run=None, record_source=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        paths: Vec<PathBuf>,
+        kind: Option<&str>,
+        aliases: Vec<String>,
+        description: Option<String>,
+        metadata: Option<&str>,
+        run: Option<String>,
+        record_source: bool,
+    ) -> PyResult<String> {
+        let mut opts = art::LogOptions::new(parse(name)?, paths);
+        opts.record_source = record_source;
+        opts.kind = kind.map(parse).transpose()?;
+        opts.aliases = aliases.iter().map(|a| parse(a)).collect::<PyResult<_>>()?;
+        opts.description = description;
+        opts.metadata = object("metadata", metadata)?;
+        opts.run = run;
+        let out = self.long(py, |s| s.log(opts))?;
+        json(&out)
+    }
+
+    /// One version (deleted ones included), as JSON.
+    fn show(&self, py: Python<'_>, reference: &str) -> PyResult<String> {
+        let r: art::model::Ref = parse(reference)?;
+        json(&self.read(py, |s| s.show(&r))?)
+    }
+
+    /// The versions of `name`, oldest first, as JSON.
+    #[pyo3(signature = (name, include_deleted=false))]
+    fn versions(&self, py: Python<'_>, name: &str, include_deleted: bool) -> PyResult<String> {
+        json(&self.read(py, |s| s.versions(name, include_deleted))?)
+    }
+
+    /// Every artifact with its version count, latest version and size, as JSON.
+    fn list_artifacts(&self, py: Python<'_>) -> PyResult<String> {
+        json(&self.read(py, |s| s.list_artifacts())?)
+    }
+
+    /// The manifest of a version, as JSON.
+    fn files(&self, py: Python<'_>, reference: &str) -> PyResult<String> {
+        let r: art::model::Ref = parse(reference)?;
+        json(&self.read(py, |s| s.files(&r))?)
+    }
+
+    /// Writes a version into `dest`: exactly (removing files it lacks) or, with `download`,
+    /// adding its files and keeping others. Returns the outcome as JSON.
+    #[pyo3(signature = (reference, dest=None, force=false, download=false))]
+    fn checkout(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        dest: Option<PathBuf>,
+        force: bool,
+        download: bool,
+    ) -> PyResult<String> {
+        let mut opts = art::CheckoutOptions::new(parse(reference)?);
+        opts.dest = dest;
+        opts.force = force;
+        if download {
+            opts.mode = art::CheckoutMode::Download;
+        }
+        json(&self.long(py, |s| s.checkout(&opts))?)
+    }
+
+    /// Checks a version's stored content, or a directory against it, as JSON.
+    #[pyo3(signature = (reference, dir=None))]
+    fn verify(&self, py: Python<'_>, reference: &str, dir: Option<PathBuf>) -> PyResult<String> {
+        let r: art::model::Ref = parse(reference)?;
+        json(&self.long(py, |s| s.verify(&r, dir.as_deref()))?)
+    }
+
+    /// Points `alias` at the version `reference`, as JSON.
+    fn set_alias(&self, py: Python<'_>, reference: &str, alias: &str) -> PyResult<String> {
+        let r: art::model::Ref = parse(reference)?;
+        let a: art::model::AliasName = parse(alias)?;
+        json(&self.read(py, |s| s.set_alias(&r, &a))?)
+    }
+
+    /// Removes `alias` from the artifact `name`, as JSON.
+    fn remove_alias(&self, py: Python<'_>, name: &str, alias: &str) -> PyResult<String> {
+        let n: art::model::ArtifactName = parse(name)?;
+        let a: art::model::AliasName = parse(alias)?;
+        json(&self.read(py, |s| s.remove_alias(&n, &a))?)
+    }
+
+    /// Replaces the description and/or the metadata (a JSON object) of a version; returns
+    /// the version as JSON.
+    #[pyo3(signature = (reference, description=None, metadata=None))]
+    fn set_meta(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        description: Option<String>,
+        metadata: Option<&str>,
+    ) -> PyResult<String> {
+        let r: art::model::Ref = parse(reference)?;
+        let mut opts = art::MetaOptions::default();
+        opts.description = description;
+        opts.metadata = metadata.map(|m| object("metadata", Some(m))).transpose()?;
+        json(&self.read(py, |s| s.set_meta(&r, opts))?)
+    }
+
+    /// Deletes versions; refused while one has aliases other than `latest` unless
+    /// `delete_aliases`. Returns the outcome as JSON.
+    #[pyo3(signature = (references, delete_aliases=false))]
+    fn remove(
+        &self,
+        py: Python<'_>,
+        references: Vec<String>,
+        delete_aliases: bool,
+    ) -> PyResult<String> {
+        let refs = references
+            .iter()
+            .map(|r| parse(r))
+            .collect::<PyResult<Vec<art::model::Ref>>>()?;
+        json(&self.read(py, |s| s.remove(&refs, delete_aliases))?)
+    }
+
+    /// Deletes the versions of `names` that have no alias, by rule; returns the outcome as JSON.
+    #[pyo3(signature = (names, unaliased=false, keep_last=None, dry_run=false))]
+    fn prune(
+        &self,
+        py: Python<'_>,
+        names: Vec<String>,
+        unaliased: bool,
+        keep_last: Option<u64>,
+        dry_run: bool,
+    ) -> PyResult<String> {
+        let names = names
+            .iter()
+            .map(|n| parse(n))
+            .collect::<PyResult<Vec<art::model::ArtifactName>>>()?;
+        let mut opts = art::PruneOptions::default();
+        opts.unaliased = unaliased;
+        opts.keep_last = keep_last;
+        opts.dry_run = dry_run;
+        json(&self.read(py, |s| s.prune(&names, &opts))?)
+    }
+
+    /// Frees the space of deleted versions (and, with `max` such as `"10GB"`, evicts pushed
+    /// packs down to that size); returns the outcome as JSON.
+    #[pyo3(signature = (max=None, grace=None, dry_run=false))]
+    fn gc(
+        &self,
+        py: Python<'_>,
+        max: Option<&str>,
+        grace: Option<&str>,
+        dry_run: bool,
+    ) -> PyResult<String> {
+        let mut opts = art::GcOptions::default();
+        opts.max = max.map(parse::<art::model::Size>).transpose()?.map(|s| s.0);
+        opts.grace = grace.map(parse::<art::model::Span>).transpose()?;
+        opts.dry_run = dry_run;
+        json(&self.long(py, |s| s.gc(&opts))?)
+    }
+
+    /// Bytes the store's packs take on disk.
+    fn store_size(&self, py: Python<'_>) -> PyResult<u64> {
+        self.read(py, |s| s.store_size())
+    }
+
+    /// Starts a run (`config` a JSON object); returns it as JSON.
+    #[pyo3(signature = (name=None, group=None, job_type=None, config=None))]
+    fn start_run(
+        &self,
+        py: Python<'_>,
+        name: Option<String>,
+        group: Option<String>,
+        job_type: Option<String>,
+        config: Option<&str>,
+    ) -> PyResult<String> {
+        let mut opts = art::RunOptions::default();
+        opts.name = name;
+        opts.group = group;
+        opts.job_type = job_type;
+        opts.config = object("config", config)?;
+        json(&self.read(py, |s| s.start_run(opts))?)
+    }
+
+    /// One run, by id or unambiguous prefix, as JSON.
+    fn run(&self, py: Python<'_>, id: &str) -> PyResult<String> {
+        json(&self.read(py, |s| s.run(id))?)
+    }
+
+    /// Reopens a finished run; returns it as JSON.
+    fn resume_run(&self, py: Python<'_>, id: &str) -> PyResult<String> {
+        json(&self.read(py, |s| s.resume_run(id))?)
+    }
+
+    /// Finishes a running run as `ok` or `failed`, merging `summary` (a JSON object).
+    #[pyo3(signature = (id, status="ok", summary=None, exit_code=None))]
+    fn finish_run(
+        &self,
+        py: Python<'_>,
+        id: &str,
+        status: &str,
+        summary: Option<&str>,
+        exit_code: Option<i32>,
+    ) -> PyResult<String> {
+        let mut opts = art::FinishOptions::new(id);
+        opts.status = parse(status)?;
+        opts.summary = object("summary", summary)?;
+        opts.exit_code = exit_code;
+        json(&self.read(py, |s| s.finish_run(opts))?)
+    }
+
+    /// Merges metrics (a JSON object) into a run's summary; returns the run as JSON.
+    fn update_summary(&self, py: Python<'_>, id: &str, summary: &str) -> PyResult<String> {
+        let summary = object("summary", Some(summary))?;
+        json(&self.read(py, |s| s.update_summary(id, summary))?)
+    }
+
+    /// Records that run `run` uses `reference`, checking it out into `dest` if given.
+    #[pyo3(signature = (reference, run, dest=None, force=false))]
+    fn use_version(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        run: &str,
+        dest: Option<PathBuf>,
+        force: bool,
+    ) -> PyResult<String> {
+        let mut opts = art::UseOptions::new(parse(reference)?, run);
+        opts.checkout = dest;
+        opts.force = force;
+        json(&self.long(py, |s| s.use_version(opts))?)
+    }
+
+    /// Runs, filtered and sorted (`"-summary.acc"`, `"started"`, …), as JSON.
+    #[pyo3(signature = (group=None, job_type=None, sort=None, limit=None))]
+    fn runs(
+        &self,
+        py: Python<'_>,
+        group: Option<String>,
+        job_type: Option<String>,
+        sort: Option<&str>,
+        limit: Option<usize>,
+    ) -> PyResult<String> {
+        let mut opts = art::RunsOptions::default();
+        opts.group = group;
+        opts.job_type = job_type;
+        opts.sort = sort.map(parse).transpose()?;
+        opts.limit = limit;
+        json(&self.read(py, |s| s.runs(&opts))?)
+    }
+
+    /// The run with the best `metric` (largest unless `minimize`), as JSON.
+    #[pyo3(signature = (metric, group=None, job_type=None, minimize=false))]
+    fn best_run(
+        &self,
+        py: Python<'_>,
+        metric: &str,
+        group: Option<String>,
+        job_type: Option<String>,
+        minimize: bool,
+    ) -> PyResult<String> {
+        let mut opts = art::BestRunOptions::new(metric);
+        opts.group = group;
+        opts.job_type = job_type;
+        opts.minimize = minimize;
+        json(&self.read(py, |s| s.best_run(&opts))?)
+    }
+
+    /// The lineage of a version or run: `direction` is `"up"`, `"down"` or `"both"`.
+    #[pyo3(signature = (target, direction="both", depth=None))]
+    fn lineage(
+        &self,
+        py: Python<'_>,
+        target: &str,
+        direction: &str,
+        depth: Option<u32>,
+    ) -> PyResult<String> {
+        let mut opts = art::LineageOptions::new(target);
+        opts.direction = match direction {
+            "up" => art::model::Direction::Up,
+            "down" => art::model::Direction::Down,
+            "both" => art::model::Direction::Both,
+            other => {
+                return Err(invalid(format!(
+                    "direction `{other}` is not one of `up`, `down`, `both`"
+                )));
+            }
+        };
+        opts.depth = depth;
+        json(&self.read(py, |s| s.lineage(&opts))?)
+    }
+
+    /// The configured remotes, as JSON.
+    fn remotes(&self, py: Python<'_>) -> PyResult<String> {
+        json(&self.read(py, |s| s.remotes())?)
+    }
+
+    /// Uploads to a remote the packs it lacks (all, or those of `references`), as JSON.
+    #[pyo3(signature = (remote=None, references=Vec::new()))]
+    fn push(
+        &self,
+        py: Python<'_>,
+        remote: Option<&str>,
+        references: Vec<String>,
+    ) -> PyResult<String> {
+        let refs = references
+            .iter()
+            .map(|r| parse(r))
+            .collect::<PyResult<Vec<art::model::Ref>>>()?;
+        json(&self.long(py, |s| s.push(remote, &refs))?)
+    }
+}
+
+/// The native half of `art_store`.
+#[pymodule]
+mod _native {
+    #[pymodule_export]
+    use super::{ArtError, InvalidInputError, NotAStoreError, NotFoundError, RefusedError, Store};
+}
