@@ -1,0 +1,352 @@
+"""The W&B Artifacts guide's snippets (the seeds), rewritten against art_store, plus errors."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+import art_store
+from art_store import Artifact, Store
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ART_STORE", raising=False)
+    monkeypatch.delenv("ART_RUN", raising=False)
+    return Store.init(tmp_path)
+
+
+def tree(root: Path, files: dict) -> Path:
+    for name, content in files.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
+def read_tree(root: Path) -> dict:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(Path(root).rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_log_then_download_restores_every_byte(store: Store, tmp_path: Path) -> None:
+    data = tree(tmp_path / "data", {"train.csv": "x,y\n1,2\n", "img/cat.png": os.urandom(5000)})
+    art = Artifact("dataset", type="dataset", description="toy", metadata={"rows": 1})
+    art.add_dir(data)
+    logged = store.log_artifact(art, aliases=["baseline"])
+
+    assert logged is art
+    assert (art.name, art.type, art.version) == ("dataset", "dataset", "v0")
+    assert art.qualified_name == "dataset:v0"
+    assert art.aliases == ["latest", "baseline"]
+    assert art.state == "committed"
+    assert art.size == 8 + 5000
+    assert art.source_path == "data"
+    assert len(art.digest) == 64
+    assert art.created_at is not None and art.created_at.tzinfo is not None
+
+    got = store.artifact("dataset:baseline")
+    assert got.digest == art.digest and got.description == "toy" and got.metadata == {"rows": 1}
+    assert [f.path for f in got.files()] == ["img/cat.png", "train.csv"]
+    out = got.download()
+    assert Path(out) == (tmp_path / "artifacts" / "dataset:v0").resolve()
+    assert read_tree(Path(out)) == read_tree(data)
+    got.verify()
+
+
+def test_files_named_staged_and_objects(store: Store, tmp_path: Path) -> None:
+    src = tree(tmp_path / "src", {"a.txt": "alpha", "dir/b.txt": "beta"})
+    art = Artifact("mixed", type="dataset")
+    art.add_file(src / "a.txt")
+    art.add_file(src / "a.txt", name="renamed/a2.txt")
+    art.add_dir(src / "dir", name="sub")
+    with art.new_file("notes.txt") as f:
+        f.write("written in python")
+    with art.new_file("raw.bin", mode="wb") as f:
+        f.write(b"\x00\x01")
+    art.add({"rows": [[1, "a"], [2, "b"]]}, "table")
+    assert art.get("table") == {"rows": [[1, "a"], [2, "b"]]}
+    store.log_artifact(art)
+
+    # Staged content has no lasting source directory.
+    assert art.source_path is None
+    dest = Path(art.checkout(tmp_path / "co"))
+    assert read_tree(dest) == {
+        "a.txt": b"alpha",
+        "notes.txt": b"written in python",
+        "raw.bin": b"\x00\x01",
+        "renamed/a2.txt": b"alpha",
+        "sub/b.txt": b"beta",
+        "table.json": json.dumps({"rows": [[1, "a"], [2, "b"]]}, indent=1).encode(),
+    }
+    assert store.artifact("mixed:latest").get("table", root=tmp_path / "g") == {
+        "rows": [[1, "a"], [2, "b"]]
+    }
+
+
+def test_dedup_only_changed_files_add_to_the_store(store: Store, tmp_path: Path) -> None:
+    data = tree(tmp_path / "data", {f"f{i}.bin": os.urandom(200_000) for i in range(5)})
+    v0 = Artifact("images", type="dataset")
+    v0.add_dir(data)
+    store.log_artifact(v0)
+    after_v0 = store.size()
+    assert after_v0 > 5 * 200_000
+
+    # The seed's bird.png: one new file, the rest unchanged.
+    (data / "bird.png").write_bytes(os.urandom(100_000))
+    v1 = Artifact("images", type="dataset")
+    v1.add_dir(data)
+    store.log_artifact(v1)
+    grown = store.size() - after_v0
+    assert v1.version == "v1"
+    assert 100_000 <= grown < 150_000
+
+    # Same content again: no new version, nothing stored.
+    v2 = Artifact("images", type="dataset")
+    v2.add_dir(data)
+    store.log_artifact(v2)
+    assert v2.version == "v1"
+    assert store.size() - after_v0 == grown
+    assert [a.version for a in store.artifact_versions("images")] == ["v0", "v1"]
+
+
+def test_update_description_metadata_and_aliases_after_logging(
+    store: Store, tmp_path: Path
+) -> None:
+    art = Artifact("model", type="model", metadata={"arch": "mlp", "layers": 2})
+    art.add_file(tree(tmp_path, {"w.bin": b"w"}) / "w.bin")
+    store.log_artifact(art, aliases=["candidate"])
+
+    a = store.artifact("model:latest")
+    a.description = "an mlp"
+    a.metadata["layers"] = 3  # selectively update a key
+    a.aliases.append("production")  # add an alias
+    a.aliases.remove("candidate")  # remove one
+    a.save()
+
+    fresh = Store(tmp_path).artifact("model:production")
+    assert fresh.description == "an mlp"
+    assert fresh.metadata == {"arch": "mlp", "layers": 3}
+    assert fresh.aliases == ["latest", "production"]
+    with pytest.raises(art_store.NotFoundError, match="`model:candidate` does not exist"):
+        store.artifact("model:candidate")
+
+    fresh.metadata = {"replaced": True}  # replace the metadata entirely
+    fresh.save()
+    assert store.artifact("model:v0").metadata == {"replaced": True}
+
+
+def test_lineage_walks_both_ways(store: Store, tmp_path: Path) -> None:
+    raw = Artifact("raw", type="dataset")
+    raw.add_file(tree(tmp_path, {"raw.csv": "1\n"}) / "raw.csv")
+    store.log_artifact(raw)
+    with store.init_run(job_type="preprocess") as prep:
+        prep.use_artifact("raw:latest")
+        clean = Artifact("clean", type="dataset")
+        with clean.new_file("clean.csv") as f:
+            f.write("1\n")
+        prep.log_artifact(clean)
+    with store.init_run(job_type="train") as train:
+        train.use_artifact(clean)
+
+    # Up from an artifact: who logged it and what that run used.
+    got = store.artifact("clean:latest")
+    producer = got.logged_by()
+    assert producer is not None and producer.id == prep.id
+    assert [a.qualified_name for a in producer.used_artifacts()] == ["raw:v0"]
+    # Down from an artifact and from a run.
+    assert [r.id for r in got.used_by()] == [train.id]
+    assert [r.id for r in store.artifact("raw:v0").used_by()] == [prep.id]
+    assert [a.qualified_name for a in prep.logged_artifacts()] == ["clean:v0"]
+    assert store.artifact("raw:v0").logged_by() is None
+    ids = {n["id"] for n in store.lineage("clean:v0")["nodes"]}
+    assert ids == {"raw:v0", prep.id, "clean:v0", train.id}
+
+
+def test_best_run_of_a_sweep_and_its_model(store: Store, tmp_path: Path) -> None:
+    for lr, acc in [(0.1, 0.81), (0.01, 0.93), (0.001, 0.88)]:
+        with store.init_run(group="sweep-1", job_type="train", config={"lr": lr}) as run:
+            model = Artifact("model", type="model", metadata={"lr": lr})
+            with model.new_file("weights.bin", mode="wb") as f:
+                f.write(f"weights for {lr}".encode())
+            run.log_artifact(model)
+            run.summary["acc"] = acc
+    with store.init_run(group="other") as run:
+        run.summary["acc"] = 0.99
+
+    best = store.best_run("acc", group="sweep-1")
+    assert best.config == {"lr": 0.01} and best.summary == {"acc": 0.93}
+    assert best.status == "ok"
+    [model] = best.logged_artifacts()
+    assert model.metadata == {"lr": 0.01}
+    path = Path(model.download(tmp_path / "best"))
+    assert (path / "weights.bin").read_bytes() == b"weights for 0.01"
+    ranked = store.runs(group="sweep-1", sort="-summary.acc")
+    assert [r.summary["acc"] for r in ranked] == [0.93, 0.88, 0.81]
+    assert store.best_run("acc", group="sweep-1", minimize=True).summary["acc"] == 0.81
+
+
+def test_run_status_failed_on_exception_and_finished_runs_refuse_logs(
+    store: Store, tmp_path: Path
+) -> None:
+    with pytest.raises(ZeroDivisionError):
+        with store.init_run(name="crash") as run:
+            run.summary["step"] = 3
+            1 / 0
+    assert run.status == "failed"
+    assert store.run(run.id).summary == {"step": 3}
+
+    art = Artifact("late", type="model")
+    art.add_file(tree(tmp_path, {"m": "m"}) / "m")
+    with pytest.raises(art_store.ArtError, match="finished"):
+        run.log_artifact(art)
+    # Log to an existing run: resume it by id.
+    with store.init_run(id=run.id) as again:
+        again.log_artifact(art)
+    assert again.id == run.id and again.status == "ok"
+    assert art.logged_by().id == run.id
+
+
+def test_delete_versions_without_aliases(store: Store, tmp_path: Path) -> None:
+    f = tmp_path / "ckpt.bin"
+    for i in range(4):
+        f.write_bytes(f"epoch {i}".encode())
+        art = Artifact("ckpt", type="model")
+        art.add_file(f)
+        store.log_artifact(art, aliases=["best"] if i == 1 else [])
+
+    # The seed: delete every version that has no alias.
+    for version in store.artifact_versions("ckpt"):
+        if len(version.aliases) == 0:
+            version.delete()
+    assert [v.version for v in store.artifact_versions("ckpt")] == ["v1", "v3"]
+    assert [v.state for v in store.artifact_versions("ckpt", include_deleted=True)] == [
+        "deleted",
+        "committed",
+        "deleted",
+        "committed",
+    ]
+    with pytest.raises(art_store.RefusedError, match="has aliases best"):
+        store.artifact("ckpt:best").delete()
+    store.artifact("ckpt:best").delete(delete_aliases=True)
+    assert [v.version for v in store.artifact_versions("ckpt")] == ["v3"]
+    store.gc(grace="0s")
+    assert Path(store.artifact("ckpt:latest").download(tmp_path / "d")).joinpath(
+        "ckpt.bin"
+    ).read_bytes() == b"epoch 3"
+
+
+def test_prune_unaliased(store: Store, tmp_path: Path) -> None:
+    f = tmp_path / "x"
+    for i in range(3):
+        f.write_text(str(i))
+        art = Artifact("x", type="data")
+        art.add_file(f)
+        store.log_artifact(art)
+    assert store.prune(["x"]) == ["x:v0", "x:v1"]
+
+
+def test_artifact_used_after_logging_raises(store: Store, tmp_path: Path) -> None:
+    f = tree(tmp_path, {"a": "a"}) / "a"
+    art = Artifact("once", type="data")
+    art.add_file(f)
+    store.log_artifact(art)
+    with pytest.raises(art_store.ArtifactFinalizedError, match="`once:v0` is logged"):
+        art.add_file(f)
+    with pytest.raises(art_store.ArtifactFinalizedError):
+        with art.new_file("b"):
+            pass
+    with pytest.raises(art_store.ArtifactFinalizedError):
+        store.log_artifact(art)
+    assert issubclass(art_store.ArtifactFinalizedError, art_store.ArtError)
+
+
+def test_errors_carry_the_cli_messages(store: Store, tmp_path: Path) -> None:
+    art = Artifact("dataset", type="dataset")
+    art.add_file(tree(tmp_path, {"a": "a"}) / "a")
+    store.log_artifact(art, aliases=["prod"])
+
+    with pytest.raises(art_store.NotFoundError) as e:
+        store.artifact("datasett:latest")
+    assert str(e.value) == "no artifact named `datasett`; did you mean `dataset`?"
+    with pytest.raises(art_store.NotFoundError, match="`dataset:v7` does not exist"):
+        store.artifact("dataset:v7")
+    with pytest.raises(art_store.InvalidInputError, match="invalid artifact name `bad name`"):
+        store.artifact("bad name")
+    with pytest.raises(art_store.InvalidInputError):
+        store.runs(sort="-nonsense")
+    with pytest.raises(art_store.NotAStoreError, match="is not an art store"):
+        Store(tmp_path / "nowhere")
+    other = Artifact("dataset", type="model")
+    other.add_file(tmp_path / "a")
+    with pytest.raises(art_store.InvalidInputError, match="dataset"):
+        store.log_artifact(other)
+    # A checkout over a file art has not seen is refused (the CLI's exit 3).
+    dest = tree(tmp_path / "dest", {"a": "local edit"})
+    with pytest.raises(art_store.RefusedError):
+        store.artifact("dataset:prod").checkout(dest)
+    assert (dest / "a").read_text() == "local edit"
+    store.artifact("dataset:prod").checkout(dest, force=True)
+    assert (dest / "a").read_text() == "a"
+    for cls in (art_store.NotFoundError, art_store.RefusedError, art_store.InvalidInputError):
+        assert issubclass(cls, art_store.ArtError)
+
+
+def test_store_discovery_and_art_store_env(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert Store().dir == store.dir
+    elsewhere = tmp_path.parent / (tmp_path.name + "-other")
+    elsewhere.mkdir()
+    Store.init(elsewhere)
+    monkeypatch.setenv("ART_STORE", str(elsewhere))
+    assert Store().dir == (elsewhere / ".artifacts").resolve()
+
+
+def test_module_init_run_joins_art_run(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outer = store.init_run(name="from-cli")  # what `art run exec` starts
+    monkeypatch.setenv("ART_RUN", outer.id)
+    with art_store.init_run(store=store) as run:
+        assert run.id == outer.id
+        run.summary["loss"] = 0.5
+    # The CLI finishes the run; the block only saved the summary.
+    assert store.run(outer.id).status == "running"
+    assert store.run(outer.id).summary == {"loss": 0.5}
+    monkeypatch.delenv("ART_RUN")
+    with art_store.init_run(name="own", store=str(tmp_path)) as own:
+        pass
+    assert own.id != outer.id and own.status == "ok"
+
+
+def _log_in_child(root: str, i: int) -> None:
+    s = Store(root)
+    art = Artifact("shared", type="data")
+    with art.new_file(f"part{i}.txt") as f:
+        f.write(str(i) * 10_000)
+    s.log_artifact(art)
+
+
+def test_concurrent_log_from_two_processes(store: Store, tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_log_in_child, args=(str(tmp_path), i)) for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    versions = store.artifact_versions("shared")
+    assert [v.version for v in versions] == ["v0", "v1"]
+    assert sorted(f.path for v in versions for f in v.files()) == ["part0.txt", "part1.txt"]
