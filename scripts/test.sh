@@ -17,3 +17,12 @@ if [ ! -x "$venv/bin/moto_server" ]; then
 fi
 export ART_TEST_MOTO="$PWD/$venv/bin/moto_server"
 cargo test --locked
+# The Python binding (python/, distribution art-store): built with maturin into a venv beside
+# the build (same target directory and release profile as `art`), then its pytest suite.
+pyvenv="$(realpath -m "${CARGO_TARGET_DIR:-target}")/py-venv"
+if [ ! -x "$pyvenv/bin/maturin" ]; then
+  python3 -m venv "$pyvenv"
+  "$pyvenv/bin/pip" install -q 'maturin==1.16.0' 'pytest==9.2.0'
+fi
+(cd python && VIRTUAL_ENV="$pyvenv" "$pyvenv/bin/maturin" develop --release --locked -q)
+"$pyvenv/bin/pytest" -q python/tests

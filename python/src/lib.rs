@@ -190,16 +190,16 @@ impl Store {
     #[pyo3(signature = (path=None))]
     fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
         let path = path.or_else(|| std::env::var_os("ART_STORE").map(PathBuf::from));
-        py.detach(|| match path {
-            Some(p) => art::Store::open(&p),
-            None => {
-                let cwd = std::env::current_dir().map_err(|e| art::Error::Io {
-                    action: "read the current directory",
-                    path: PathBuf::from("."),
-                    source: e,
-                })?;
-                art::Store::discover(&cwd)
+        py.detach(|| {
+            if let Some(p) = path {
+                return art::Store::open(&p);
             }
+            let cwd = std::env::current_dir().map_err(|e| art::Error::Io {
+                action: "read the current directory",
+                path: PathBuf::from("."),
+                source: e,
+            })?;
+            art::Store::discover(&cwd)
         })
         .map(Store::wrap)
         .map_err(to_py)
