@@ -212,6 +212,9 @@ pub enum Error {
         /// What went wrong.
         source: Box<Error>,
     },
+    /// A log batch number was taken by a process that did not hold the index's write lock.
+    #[error("log entry `{}` already exists; another art process wrote it without the index lock: retry", .0.display())]
+    LogConflict(PathBuf),
     /// The user asked art to stop.
     #[error("interrupted; the store is unchanged")]
     Interrupted,

@@ -33,10 +33,11 @@ pub mod model;
 pub mod store;
 pub mod worktree;
 
+pub use api::find_store_dir;
 pub use api::{
     AliasOutcome, ArtifactSummary, CheckoutMode, CheckoutOptions, CheckoutOutcome, Config,
     DiffOutcome, DiffTarget, FileInfo, FsckOutcome, InitOutcome, LogOptions, LogOutcome,
-    MetaOptions, NoProgress, Progress, Store, VerifyOutcome, VersionInfo,
+    MetaOptions, NoProgress, Progress, RebuildOutcome, Store, VerifyOutcome, VersionInfo,
 };
 pub use api::{
     BestRunOptions, BestRunOutcome, FinishOptions, LineageOptions, RunInfo, RunOptions,

@@ -328,6 +328,30 @@ pub fn delete_pack(conn: &Connection, pack_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// The row id of the pack with this hash, if the index has it.
+///
+/// # Errors
+/// SQLite errors.
+pub fn pack_id(conn: &Connection, hash: &Digest) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM packs WHERE hash = ?1")?
+        .query_row([hash.as_bytes()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Forgets chunk lists whose list blob the index no longer has.
+///
+/// # Errors
+/// SQLite errors.
+pub fn forget_orphan_chunk_lists(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "DELETE FROM file_chunks
+         WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = file_chunks.list_hash)",
+        [],
+    )?;
+    Ok(())
+}
+
 /// Records what a remote holds of a pack (`synced`, `evicted`, or none).
 ///
 /// # Errors

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -116,6 +116,19 @@ const MIGRATIONS: &[&str] = &[
       AND NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = versions.digest)
       AND NOT EXISTS (SELECT 1 FROM file_chunks WHERE file_chunks.file_digest = versions.digest);
     ",
+    // 5: the index becomes a cache of the record log. Versions carry their record and its id
+    // (filled in by the store upgrade, which writes records for older stores), and the index
+    // remembers the last log batch it applied.
+    r"
+    ALTER TABLE versions ADD COLUMN record_id TEXT;
+    ALTER TABLE versions ADD COLUMN record TEXT;
+    CREATE UNIQUE INDEX versions_by_record ON versions(record_id);
+    CREATE TABLE log_state(
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        applied_seq INTEGER NOT NULL
+    );
+    INSERT INTO log_state(id, applied_seq) VALUES (0, 0);
+    ",
 ];
 
 /// Opens (creating if asked) the index at `path`, applies pending migrations, and refuses a
@@ -128,6 +141,17 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// An index in memory (for replaying the log without touching `index.db`).
+///
+/// # Errors
+/// SQLite errors.
+pub fn open_in_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&conn)?;
     Ok(conn)

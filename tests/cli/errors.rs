@@ -331,8 +331,8 @@ fn newer_store_format_asks_for_an_upgrade() {
     let env = with_dataset();
     let config = env.path(".artifacts/config.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("format = 1\n"), "{text}");
-    std::fs::write(&config, text.replace("format = 1\n", "format = 99\n")).unwrap();
+    assert!(text.contains("format = 2\n"), "{text}");
+    std::fs::write(&config, text.replace("format = 2\n", "format = 99\n")).unwrap();
     let before = env.store_snapshot();
     env.write("data/new.txt", "n");
     for args in [
@@ -343,7 +343,7 @@ fn newer_store_format_asks_for_an_upgrade() {
     ] {
         let err = env.fails(args, 1);
         assert!(
-            err.contains("has format 99, newer than this art supports (1); upgrade art"),
+            err.contains("has format 99, newer than this art supports (2); upgrade art"),
             "{err}"
         );
     }
@@ -368,7 +368,7 @@ fn newer_index_schema_asks_for_an_upgrade() {
         let err = env.fails(args, 1);
         assert!(
             err.contains(
-                "the index schema is version 99, newer than this art supports (4); upgrade art"
+                "the index schema is version 99, newer than this art supports (5); upgrade art"
             ),
             "{err}"
         );

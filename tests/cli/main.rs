@@ -13,5 +13,6 @@ mod large;
 mod lineage;
 mod log;
 mod props;
+mod records;
 mod review;
 mod runs;
