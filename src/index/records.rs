@@ -170,6 +170,14 @@ fn insert_version(conn: &Connection, r: &VersionRecord, row: VersionRow) -> Resu
     Ok(id)
 }
 
+fn set_collected(conn: &Connection, version_id: i64, time: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE versions SET collected_at = ?2 WHERE id = ?1",
+        params![version_id, time],
+    )?;
+    Ok(())
+}
+
 fn version_row(r: &VersionRecord, artifact_id: i64) -> VersionRow {
     VersionRow {
         id: 0,
@@ -271,11 +279,7 @@ pub fn apply_entry(conn: &Connection, entry: &Entry, time: i64) -> Result<()> {
             }
         }
         Entry::Collected { version } => {
-            let v = version_of_record(conn, version)?;
-            conn.execute(
-                "UPDATE versions SET collected_at = ?2 WHERE id = ?1",
-                params![v.id, time],
-            )?;
+            set_collected(conn, version_of_record(conn, version)?.id, time)?;
         }
         Entry::Run(r) => {
             let row = run_row(r);
@@ -417,8 +421,10 @@ pub fn load_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<()> {
         row.description.clone_from(&v.description);
         row.metadata.clone_from(&v.metadata);
         row.updated_at = v.updated;
-        row.collected_at = v.collected;
-        insert_version(conn, &v.record, row)?;
+        let id = insert_version(conn, &v.record, row)?;
+        if let Some(time) = v.collected {
+            set_collected(conn, id, time)?;
+        }
     }
     for a in &cp.aliases {
         let v = version_of_record(conn, &a.version)?;
