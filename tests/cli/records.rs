@@ -491,3 +491,154 @@ fn records_store_of_format_1_is_upgraded_in_place() {
     );
     assert_fsck_clean(&env, "after the upgrade");
 }
+
+/// One command of a random session; failures (an alias that does not exist, no run to finish)
+/// are part of the session too.
+#[derive(Clone, Debug)]
+enum Op {
+    Log {
+        artifact: u8,
+        content: u8,
+    },
+    AliasSet {
+        artifact: u8,
+        version: u8,
+        alias: u8,
+    },
+    AliasRm {
+        artifact: u8,
+        alias: u8,
+    },
+    Meta {
+        artifact: u8,
+        key: u8,
+        value: u8,
+    },
+    Rm {
+        artifact: u8,
+    },
+    Gc,
+    RunStart,
+    RunFinish {
+        run: u8,
+        value: u8,
+    },
+    Use {
+        run: u8,
+        artifact: u8,
+    },
+}
+
+fn op_strategy() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (0..3u8, 0..4u8).prop_map(|(artifact, content)| Op::Log { artifact, content }),
+        1 => (0..3u8, 0..4u8, 0..2u8).prop_map(|(artifact, version, alias)| Op::AliasSet { artifact, version, alias }),
+        1 => (0..3u8, 0..2u8).prop_map(|(artifact, alias)| Op::AliasRm { artifact, alias }),
+        1 => (0..3u8, 0..2u8, 0..9u8).prop_map(|(artifact, key, value)| Op::Meta { artifact, key, value }),
+        1 => (0..3u8).prop_map(|artifact| Op::Rm { artifact }),
+        1 => Just(Op::Gc),
+        1 => Just(Op::RunStart),
+        1 => (0..3u8, 0..9u8).prop_map(|(run, value)| Op::RunFinish { run, value }),
+        1 => (0..3u8, 0..3u8).prop_map(|(run, artifact)| Op::Use { run, artifact }),
+    ]
+}
+
+fn run_op(env: &Env, op: &Op, runs: &mut Vec<String>) {
+    let name = |a: &u8| format!("a{a}");
+    let run = |r: &u8, runs: &[String]| {
+        runs.get(usize::from(*r))
+            .cloned()
+            .unwrap_or_else(|| "NONE".into())
+    };
+    let args: Vec<String> = match op {
+        Op::Log { artifact, content } => {
+            env.write(&format!("d{artifact}/f.txt"), format!("content {content}"));
+            vec!["log".into(), name(artifact), format!("d{artifact}")]
+        }
+        Op::AliasSet {
+            artifact,
+            version,
+            alias,
+        } => {
+            vec![
+                "alias".into(),
+                "set".into(),
+                format!("{}:v{version}", name(artifact)),
+                format!("al{alias}"),
+            ]
+        }
+        Op::AliasRm { artifact, alias } => {
+            vec![
+                "alias".into(),
+                "rm".into(),
+                name(artifact),
+                format!("al{alias}"),
+            ]
+        }
+        Op::Meta {
+            artifact,
+            key,
+            value,
+        } => {
+            vec![
+                "meta".into(),
+                "set".into(),
+                name(artifact),
+                "--set".into(),
+                format!("k{key}={value}"),
+            ]
+        }
+        Op::Rm { artifact } => vec!["rm".into(), name(artifact), "--delete-aliases".into()],
+        Op::Gc => vec!["gc".into(), "--grace".into(), "0s".into()],
+        Op::RunStart => {
+            let out = env.art().args(["run", "start"]).output().expect("run art");
+            runs.push(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+            return;
+        }
+        Op::RunFinish { run: r, value } => {
+            vec![
+                "run".into(),
+                "finish".into(),
+                run(r, runs),
+                "--summary".into(),
+                format!("m={value}"),
+            ]
+        }
+        Op::Use { run: r, artifact } => {
+            vec!["use".into(), name(artifact), "--run".into(), run(r, runs)]
+        }
+    };
+    env.art().args(&args).output().expect("run art");
+}
+
+/// 16 cases keep a debug run short; `PROPTEST_CASES=200` digs deeper.
+fn session_config() -> proptest::prelude::ProptestConfig {
+    proptest::prelude::ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(16),
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(session_config())]
+
+    /// Any session of commands leaves an index that a rebuild from the log reproduces.
+    #[test]
+    fn records_any_session_rebuilds_to_the_same_index(
+        ops in proptest::collection::vec(op_strategy(), 1..14)
+    ) {
+        let env = Env::init();
+        let mut runs = Vec::new();
+        for op in &ops {
+            run_op(&env, op, &mut runs);
+        }
+        let live = state(&env, &env.path(".artifacts"));
+        assert_same(&live, &rebuilt_state(&env, "copy"), &format!("{ops:?}"));
+        assert_fsck_clean(&env, &format!("{ops:?}"));
+    }
+}
