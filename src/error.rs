@@ -31,7 +31,7 @@ pub enum Error {
     #[error("no art store found in `{}` or any parent; run `art init` or pass --store", .0.display())]
     NoStore(PathBuf),
     /// `--store` or `ART_STORE` names something that is not a store.
-    #[error("`{}` is not an art store (no index.db); run `art init` there or fix --store/ART_STORE", .0.display())]
+    #[error("`{}` is not an art store (no config.toml and packs/); run `art init` there or fix --store/ART_STORE", .0.display())]
     NotAStore(PathBuf),
     /// The store was written by a newer art.
     #[error("store `{}` has format {found}, newer than this art supports ({supported}); upgrade art", path.display())]

@@ -361,8 +361,9 @@ impl Store {
         // Applying them forgets the packs and blobs, the chunk lists of dead content and the
         // stat cache rows vouching for it (`log` trusts those without a lookup).
         super::records::append(&self.dir, &tx, now, entries)?;
-        tx.commit().map_err(crate::index::Error::from)?;
+        // The log names the new packs now: they stay even if the commit fails.
         new_packs.keep();
+        tx.commit().map_err(crate::index::Error::from)?;
 
         // 3. Only now remove files; a crash here leaves unreferenced packs for the next gc.
         for (p, fate) in packs.iter().zip(&fates) {

@@ -530,6 +530,10 @@ impl Store {
             });
         }
         super::records::append(&self.dir, &tx, now, entries)?;
+        // The log names the packs now: they must stay even if the commit fails (the next
+        // open applies the batch).
+        let stored_bytes = packs.bytes();
+        packs.keep();
         let artifact = vq::try_artifact(&tx, opts.name.as_str())?.ok_or_else(|| {
             crate::index::Error::Corrupt(format!("artifact `{}` vanished", opts.name))
         })?;
@@ -538,8 +542,6 @@ impl Store {
             .remove(&version_id)
             .unwrap_or_default();
         tx.commit().map_err(crate::index::Error::from)?;
-        let stored_bytes = packs.bytes();
-        packs.keep();
 
         Ok(LogOutcome {
             reference: format!("{}:v{idx}", artifact.name),

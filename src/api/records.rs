@@ -5,8 +5,8 @@
 //! `.artifacts/log/` holds one file per command, `<seq>.json` (20 digits), written to `tmp/`,
 //! fsynced and linked into place create-only, then the directory is fsynced. A command takes
 //! the index's write lock (`BEGIN IMMEDIATE`), applies any batch it lacks, builds its own,
-//! makes it durable as the next number and applies it in the same transaction. A crash
-//! between the two leaves a durable batch the index lacks; the next open applies it.
+//! applies it and makes it durable as the next number, then commits. A crash between the
+//! log write and the commit leaves a durable batch the index lacks; the next open applies it.
 
 use super::{Store, config::Config};
 use crate::error::{Error, Result, io};
@@ -123,20 +123,22 @@ pub(crate) fn begin<'c>(conn: &'c mut Connection, dir: &Path) -> Result<Transact
     Ok(tx)
 }
 
-/// Makes a command's entries durable as the next batch and applies them to the index in the
-/// caller's transaction (begun with [`begin`]); the caller commits. No entries, no batch.
+/// Applies a command's entries to the index as the next batch, in the caller's transaction
+/// (begun with [`begin`]), then makes the batch durable in the log; the caller commits. The
+/// batch is written only once it applied cleanly, so a batch in the log always applies. No
+/// entries, no batch.
 pub(crate) fn append(dir: &Path, tx: &Connection, time: i64, entries: Vec<Entry>) -> Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
     let seq = recq::applied_seq(tx)? + 1;
     let batch = Batch::new(new_ulid(time), time, entries);
+    apply(dir, tx, seq, &batch, None)?;
     let path = batch_path(dir, seq);
     if !write_create_only(dir, &path, &batch.encode())? {
         // Writers hold the index's write lock and catch up first, so the number is free.
         return Err(Error::LogConflict(path));
     }
-    apply(dir, tx, seq, &batch, None)?;
     Ok(())
 }
 

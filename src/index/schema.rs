@@ -351,4 +351,37 @@ mod tests {
         // v0's manifest is still stored; v1's went with an older gc; v2 is live.
         assert_eq!(collected, [(0, None), (1, Some(21)), (2, None)]);
     }
+
+    #[test]
+    fn migration_5_adds_record_columns_and_the_log_position() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("index.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).expect("older schema");
+            }
+            conn.pragma_update(None, "user_version", 4)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO artifacts(id, name, type, created_at) VALUES (1, 'm', 'model', 5);
+                 INSERT INTO versions(artifact_id, idx, digest, state, size, file_count,
+                     created_at, updated_at)
+                 VALUES (1, 0, x'00', 'COMMITTED', 1, 1, 10, 10);",
+            )
+            .expect("rows");
+        }
+        let conn = open(&path).expect("migrate");
+        let applied: i64 = conn
+            .query_row("SELECT applied_seq FROM log_state", [], |r| r.get(0))
+            .expect("log_state");
+        assert_eq!(applied, 0);
+        let record: Option<String> = conn
+            .query_row("SELECT record_id FROM versions", [], |r| r.get(0))
+            .expect("record_id");
+        assert_eq!(
+            record, None,
+            "the store upgrade, not the migration, writes records"
+        );
+    }
 }

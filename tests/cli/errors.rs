@@ -293,7 +293,10 @@ fn no_store_suggests_init() {
     insta_settings(&env).bind(|| insta::assert_snapshot!("errors_no_store", err));
     // --store pointing at a directory without a store.
     let err = env.fails(&["--store", "data", "ls"], 1);
-    assert!(err.contains("is not an art store (no index.db)"), "{err}");
+    assert!(
+        err.contains("is not an art store (no config.toml and packs/)"),
+        "{err}"
+    );
 }
 
 #[test]
