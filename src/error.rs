@@ -212,6 +212,10 @@ pub enum Error {
         /// What went wrong.
         source: Box<Error>,
     },
+    /// The index of a store made before the record log cannot be rebuilt: nothing but the
+    /// index holds its history.
+    #[error("store `{}` has no record log yet (format 1, made by an older art), so its index cannot be rebuilt; restore `index.db` from a backup", .0.display())]
+    NoRecordLog(PathBuf),
     /// A log batch number was taken by a process that did not hold the index's write lock.
     #[error("log entry `{}` already exists; another art process wrote it without the index lock: retry", .0.display())]
     LogConflict(PathBuf),

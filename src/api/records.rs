@@ -534,6 +534,9 @@ pub(crate) fn rebuild_locked(
     config: Config,
     lock: std::fs::File,
 ) -> Result<(Store, RebuildOutcome)> {
+    if config.store.format < super::config::STORE_FORMAT {
+        return Err(Error::NoRecordLog(dir));
+    }
     let tmp_dir = dir.join("tmp");
     std::fs::create_dir_all(&tmp_dir).map_err(io("create directory", &tmp_dir))?;
     let tmp = tmp_dir.join(format!("index-rebuild-{}.db", std::process::id()));

@@ -642,3 +642,24 @@ proptest::proptest! {
         assert_fsck_clean(&env, &format!("{ops:?}"));
     }
 }
+
+#[test]
+fn records_store_of_format_1_without_index_is_not_rebuilt_empty() {
+    let env = Env::init();
+    env.write("data/a.txt", "a");
+    env.ok(&["log", "m", "data"]);
+    let store = env.path(".artifacts");
+    std::fs::remove_dir_all(store.join("log")).expect("remove log");
+    let config = std::fs::read_to_string(store.join("config.toml")).expect("config");
+    std::fs::write(
+        store.join("config.toml"),
+        config.replace("format = 2", "format = 1"),
+    )
+    .expect("config");
+    remove_index(&store);
+    for args in [&["ls"][..], &["index", "rebuild"]] {
+        let err = env.fails(args, 1);
+        assert!(err.contains("has no record log yet"), "{err}");
+    }
+    assert!(!store.join("index.db").exists(), "an empty index was made");
+}
