@@ -27,6 +27,9 @@ pub enum Error {
     /// Scanning or writing a directory.
     #[error(transparent)]
     Worktree(#[from] crate::worktree::Error),
+    /// Talking to a remote.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::Error),
     /// No `.artifacts` directory was found.
     #[error("no art store found in `{}` or any parent; run `art init` or pass --store", .0.display())]
     NoStore(PathBuf),
@@ -87,6 +90,22 @@ pub enum Error {
         reference: String,
         /// The versions it matches.
         matches: Vec<String>,
+    },
+    /// No remote has that name.
+    #[error("no remote named `{name}`{}", if known.is_empty() { "; add one with `art remote add NAME URL`".to_owned() } else { format!(" (remotes: {})", known.join(", ")) })]
+    UnknownRemote {
+        /// The name asked for.
+        name: String,
+        /// The remotes configured.
+        known: Vec<String>,
+    },
+    /// Removing the remote would lose evicted data.
+    #[error("remote `{remote}` is the only copy of {packs} pack(s) evicted from this store; add another remote and `art push` there first, or pass --force to forget them")]
+    RemoteHoldsEvicted {
+        /// The remote.
+        remote: String,
+        /// Evicted packs only it holds.
+        packs: u64,
     },
     /// The version was deleted.
     #[error("`{version}` was deleted{}; pick another version (`art versions --all` lists them)",
@@ -276,7 +295,9 @@ impl Error {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Conflicts { .. } | Error::HasAliases { .. } => ErrorKind::Refused,
+            Error::Conflicts { .. } | Error::HasAliases { .. } | Error::RemoteHoldsEvicted { .. } => {
+                ErrorKind::Refused
+            }
             Error::InFile { source, .. } => source.kind(),
             _ => ErrorKind::Failure,
         }

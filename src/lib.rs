@@ -31,6 +31,7 @@ mod error;
 pub mod gc;
 pub mod index;
 pub mod model;
+pub mod remote;
 pub mod store;
 pub mod worktree;
 
@@ -47,4 +48,5 @@ pub use api::{
 pub use api::{
     CONFIG_KEYS, DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome,
 };
+pub use api::{PushOutcome, RemoteInfo, RemoteRemoved};
 pub use error::{Error, ErrorKind, Result};

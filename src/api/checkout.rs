@@ -80,6 +80,8 @@ pub struct CheckoutOutcome {
     pub deleted: u64,
     /// Symlinks not restored because their target leaves DEST.
     pub skipped_symlinks: Vec<String>,
+    /// Bytes read from remotes for packs evicted from this store.
+    pub fetched_bytes: u64,
 }
 
 /// Files written (and their blobs resolved) per step: bounds the memory a checkout of a
@@ -153,7 +155,7 @@ impl Store {
                 });
             }
         }
-        let packs = Packs::new(self);
+        let packs = Packs::new(self)?;
         let manifest = self.read_manifest(&packs, &version.digest)?;
         let dest_exists = dest.exists();
         let dest = if dest_exists {
@@ -276,6 +278,7 @@ impl Store {
             unchanged: plan.unchanged,
             deleted: plan.deletes.len() as u64,
             skipped_symlinks,
+            fetched_bytes: packs.fetched_bytes(),
         })
     }
 

@@ -19,6 +19,9 @@ pub struct Config {
     pub compression: CompressionSection,
     /// Garbage collection and the cache cap.
     pub gc: GcSection,
+    /// Remotes by name (`[remote.origin]`): where they are, never credentials.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub remote: std::collections::BTreeMap<String, crate::remote::RemoteSpec>,
 }
 
 /// `[gc]`.

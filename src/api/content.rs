@@ -27,18 +27,26 @@ impl FileSource {
     }
 }
 
-/// Open pack files, shared by worker threads.
+/// Open pack files, shared by worker threads. A pack evicted to remotes is read from them,
+/// one ranged request per blob, each blob verified like a local one.
 pub(crate) struct Packs {
     store_dir: PathBuf,
     open: Mutex<HashMap<Digest, Arc<PackFile>>>,
+    /// Evicted packs and the remotes holding them.
+    evicted: HashMap<Digest, Vec<String>>,
+    specs: std::collections::BTreeMap<String, crate::remote::RemoteSpec>,
+    remotes: Mutex<HashMap<String, Arc<crate::remote::Remote>>>,
 }
 
 impl Packs {
-    pub(crate) fn new(store: &Store) -> Self {
-        Packs {
+    pub(crate) fn new(store: &Store) -> Result<Self> {
+        Ok(Packs {
             store_dir: store.dir.clone(),
             open: Mutex::new(HashMap::new()),
-        }
+            evicted: bq::evicted_packs(&store.conn)?,
+            specs: store.config.remote.clone(),
+            remotes: Mutex::new(HashMap::new()),
+        })
     }
 
     fn pack(&self, hash: &Digest) -> Result<Arc<PackFile>> {
@@ -51,9 +59,60 @@ impl Packs {
         Ok(p)
     }
 
+    /// The connection to remote `name`, made once.
+    fn remote(&self, name: &str) -> Result<Arc<crate::remote::Remote>> {
+        let mut remotes = self.remotes.lock().expect("remote cache lock");
+        if let Some(r) = remotes.get(name) {
+            return Ok(Arc::clone(r));
+        }
+        let spec = self.specs.get(name).ok_or_else(|| {
+            Error::MissingContent(format!(
+                "packs evicted to remote `{name}`, which is no longer configured"
+            ))
+        })?;
+        let r = Arc::new(crate::remote::Remote::connect(name, spec)?);
+        remotes.insert(name.to_owned(), Arc::clone(&r));
+        Ok(r)
+    }
+
     /// Reads and verifies one blob.
     pub(crate) fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
+        if let Some(names) = self.evicted.get(&loc.pack_hash) {
+            return self.fetch(names, loc);
+        }
         Ok(self.pack(&loc.pack_hash)?.read_blob(&loc.entry)?)
+    }
+
+    /// Reads a blob of an evicted pack from the first remote that answers.
+    fn fetch(&self, names: &[String], loc: &BlobLocation) -> Result<Vec<u8>> {
+        let key = crate::remote::pack_key(&loc.pack_hash);
+        let range = loc.entry.offset..loc.entry.offset + u64::from(loc.entry.stored_len);
+        let mut last = None;
+        for name in names {
+            let fetched = self
+                .remote(name)
+                .and_then(|r| Ok(r.get_range(&key, range.clone())?));
+            match fetched {
+                Ok(stored) => {
+                    let origin = PathBuf::from(format!("{name}:{key}"));
+                    return Ok(crate::store::decode_blob(&loc.entry, stored, &origin)?);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::MissingContent(format!("{} (its pack was evicted)", loc.entry.hash))
+        }))
+    }
+
+    /// Bytes fetched from remotes so far.
+    pub(crate) fn fetched_bytes(&self) -> u64 {
+        self.remotes
+            .lock()
+            .expect("remote cache lock")
+            .values()
+            .map(|r| r.traffic().down.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
     }
 
     /// Writes a file's chunks into `file` at their offsets, reading, decompressing and

@@ -130,10 +130,12 @@ pub struct DuOutcome {
     pub evictable: u64,
     /// Live bytes no remote holds.
     pub pinned: u64,
+    /// Live bytes evicted from this store: only remotes hold them (checkout reads them there).
+    pub remote_only: u64,
 }
 
 /// Blobs each version needs, with chunk lists read once.
-struct Reach<'a> {
+pub(super) struct Reach<'a> {
     store: &'a Store,
     packs: Packs,
     chunk_lists: HashMap<Digest, Digest>,
@@ -141,17 +143,17 @@ struct Reach<'a> {
 }
 
 impl<'a> Reach<'a> {
-    fn new(store: &'a Store) -> Result<Self> {
+    pub(super) fn new(store: &'a Store) -> Result<Self> {
         Ok(Reach {
             store,
-            packs: Packs::new(store),
+            packs: Packs::new(store)?,
             chunk_lists: bq::all_chunk_lists(&store.conn)?.into_iter().collect(),
             expanded: HashMap::new(),
         })
     }
 
     /// Adds every blob `v` needs to `out`: its manifest, file blobs, chunk lists and chunks.
-    fn add_version(&mut self, v: &VersionRow, out: &mut HashSet<Digest>) -> Result<()> {
+    pub(super) fn add_version(&mut self, v: &VersionRow, out: &mut HashSet<Digest>) -> Result<()> {
         // A large manifest is stored like a large file: chunk list and chunks.
         self.add_content(&v.digest, out)?;
         let manifest = self.store.read_manifest(&self.packs, &v.digest)?;
@@ -581,16 +583,20 @@ impl Store {
                 }
             })
             .collect();
-        let remote: HashSet<i64> = bq::all_packs(&self.conn)?
+        let states: HashMap<i64, Option<String>> = bq::all_packs(&self.conn)?
             .into_iter()
-            .filter(|p| p.remote_state.as_deref() == Some("synced"))
-            .map(|p| p.id)
+            .map(|p| (p.id, p.remote_state))
             .collect();
-        let (mut garbage, mut evictable, mut pinned) = (0, 0, 0);
+        let (mut garbage, mut evictable, mut pinned, mut remote_only) = (0, 0, 0, 0);
         for (h, (pack, len)) in &sizes {
-            if !owners.contains_key(h) {
+            let state = states.get(pack).and_then(|s| s.as_deref());
+            if state == Some("evicted") {
+                if owners.contains_key(h) {
+                    remote_only += len;
+                }
+            } else if !owners.contains_key(h) {
                 garbage += len;
-            } else if remote.contains(pack) {
+            } else if state == Some("synced") {
                 evictable += len;
             } else {
                 pinned += len;
@@ -602,6 +608,7 @@ impl Store {
             garbage,
             evictable,
             pinned,
+            remote_only,
         })
     }
 }

@@ -10,6 +10,7 @@ mod log;
 mod meta;
 mod query;
 mod records;
+mod remote;
 mod run;
 mod verify;
 
@@ -20,6 +21,7 @@ pub use init::InitOutcome;
 pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
+pub use remote::{PushOutcome, RemoteInfo, RemoteRemoved};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
 pub use records::RebuildOutcome;
 pub use run::{

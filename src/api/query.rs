@@ -201,7 +201,7 @@ impl Store {
     /// Unknown reference; missing or corrupt manifest.
     pub fn files(&self, r: &Ref) -> Result<Vec<FileInfo>> {
         let (_, v) = self.resolve(r)?;
-        let manifest = self.read_manifest(&Packs::new(self), &v.digest)?;
+        let manifest = self.read_manifest(&Packs::new(self)?, &v.digest)?;
         Ok(manifest.entries().iter().map(FileInfo::from).collect())
     }
 
@@ -210,7 +210,7 @@ impl Store {
     /// # Errors
     /// Unknown references; unreadable directories.
     pub fn diff(&self, from: &Ref, to: &DiffTarget) -> Result<DiffOutcome> {
-        let packs = Packs::new(self);
+        let packs = Packs::new(self)?;
         let (a, v) = self.resolve(from)?;
         let old = self.read_manifest(&packs, &v.digest)?;
         let from_label = format!("{}:v{}", a.name, v.idx);

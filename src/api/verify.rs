@@ -50,7 +50,7 @@ impl Store {
     pub fn verify(&self, r: &Ref, dir: Option<&Path>) -> Result<VerifyOutcome> {
         let (a, v) = self.resolve(r)?;
         let reference = format!("{}:v{}", a.name, v.idx);
-        let packs = Packs::new(self);
+        let packs = Packs::new(self)?;
         let manifest = self.read_manifest(&packs, &v.digest)?;
         if let Some(dir) = dir {
             let (_, scan) = self.scan_existing(dir)?;
@@ -244,7 +244,7 @@ impl Store {
             ));
         }
 
-        let packs = Packs::new(self);
+        let packs = Packs::new(self)?;
         let evicted_ids: HashSet<i64> = rows
             .iter()
             .filter(|r| r.remote_state.as_deref() == Some("evicted"))

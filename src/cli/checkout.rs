@@ -32,8 +32,13 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Re
         } else {
             String::new()
         };
+        let fetched = if out.fetched_bytes > 0 {
+            format!(", {} fetched from remotes", format_size(out.fetched_bytes))
+        } else {
+            String::new()
+        };
         format!(
-            "{} -> {}  {} written ({}), {} unchanged{deleted}",
+            "{} -> {}  {} written ({}), {} unchanged{deleted}{fetched}",
             out.reference,
             out.dest.display(),
             out.written,

@@ -208,6 +208,12 @@ pub fn du(ctx: &Ctx, _args: DuArgs) -> anyhow::Result<u8> {
             format_size(out.evictable),
             format_size(out.pinned)
         ));
+        if out.remote_only > 0 {
+            text.push_str(&format!(
+                "; {} evicted (on remotes only)",
+                format_size(out.remote_only)
+            ));
+        }
         text
     })?;
     Ok(0)

@@ -9,6 +9,7 @@ mod lineage;
 mod log;
 mod manage;
 mod output;
+mod remote;
 mod run;
 mod shell;
 
@@ -87,6 +88,11 @@ pub enum Command {
     Runs(run::RunsArgs),
     /// Show the DAG of versions and runs around a version or run (text, JSON, DOT, Mermaid).
     Lineage(lineage::LineageArgs),
+    /// Add, list or remove remotes (directories, S3 buckets).
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
+    /// Upload to a remote the packs it lacks (then `art gc --max` may evict them locally).
+    Push(remote::PushArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionsArgs),
     /// Print the man page `art.1`, or write every page into a directory (--dir).
@@ -127,6 +133,8 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Use(a) => run::use_version(&ctx, a),
         Command::Runs(a) => run::runs(&ctx, a),
         Command::Lineage(a) => lineage::run(&ctx, a),
+        Command::Remote(c) => remote::remote(&ctx, c),
+        Command::Push(a) => remote::push(&ctx, a),
         Command::Completions(a) => shell::completions(a),
         Command::Man(a) => shell::man(&ctx, a),
     }

@@ -361,3 +361,87 @@ pub fn set_remote_state(conn: &Connection, pack_id: i64, state: Option<&str>) ->
         .execute(params![pack_id, state])?;
     Ok(())
 }
+/// Packs evicted locally, each with the remotes that hold it.
+///
+/// # Errors
+/// SQLite errors.
+pub fn evicted_packs(conn: &Connection) -> Result<std::collections::HashMap<Digest, Vec<String>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.hash, r.remote FROM packs p JOIN remote_packs r ON r.pack_hash = p.hash
+         WHERE p.remote_state = 'evicted' ORDER BY r.remote",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out: std::collections::HashMap<Digest, Vec<String>> = std::collections::HashMap::new();
+    for row in rows {
+        let (hash, remote) = row?;
+        out.entry(digest(&hash)?).or_default().push(remote);
+    }
+    Ok(out)
+}
+
+/// Hashes of the packs `remote` is known to hold.
+///
+/// # Errors
+/// SQLite errors.
+pub fn packs_on_remote(conn: &Connection, remote: &str) -> Result<std::collections::HashSet<Digest>> {
+    let mut stmt = conn.prepare_cached("SELECT pack_hash FROM remote_packs WHERE remote = ?1")?;
+    let rows = stmt.query_map([remote], |r| r.get::<_, Vec<u8>>(0))?;
+    rows.map(|r| digest(&r?)).collect()
+}
+
+/// Records that `remote` holds the pack `hash`; a local pack becomes evictable.
+///
+/// # Errors
+/// SQLite errors.
+pub fn record_remote_pack(conn: &Connection, remote: &str, hash: &Digest) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO remote_packs(remote, pack_hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![remote, hash.as_bytes()])?;
+    conn.prepare_cached(
+        "UPDATE packs SET remote_state = 'synced' WHERE hash = ?1 AND remote_state IS NULL",
+    )?
+    .execute([hash.as_bytes()])?;
+    Ok(())
+}
+
+/// The remotes known to hold the pack `hash`, by name.
+///
+/// # Errors
+/// SQLite errors.
+pub fn remotes_of_pack(conn: &Connection, hash: &Digest) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT remote FROM remote_packs WHERE pack_hash = ?1 ORDER BY remote")?;
+    let rows = stmt.query_map([hash.as_bytes()], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Packs evicted locally that no remote but `remote` holds: forgetting `remote` would lose them.
+///
+/// # Errors
+/// SQLite errors.
+pub fn evicted_only_on(conn: &Connection, remote: &str) -> Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM packs p WHERE p.remote_state = 'evicted'
+           AND EXISTS (SELECT 1 FROM remote_packs r WHERE r.pack_hash = p.hash AND r.remote = ?1)
+           AND NOT EXISTS (SELECT 1 FROM remote_packs r WHERE r.pack_hash = p.hash AND r.remote != ?1)",
+        [remote],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Forgets what `remote` holds; local packs no other remote holds are no longer evictable.
+///
+/// # Errors
+/// SQLite errors.
+pub fn forget_remote(conn: &Connection, remote: &str) -> Result<()> {
+    conn.execute("DELETE FROM remote_packs WHERE remote = ?1", [remote])?;
+    conn.execute(
+        "UPDATE packs SET remote_state = NULL WHERE remote_state = 'synced'
+           AND NOT EXISTS (SELECT 1 FROM remote_packs r WHERE r.pack_hash = packs.hash)",
+        [],
+    )?;
+    Ok(())
+}
+

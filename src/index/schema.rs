@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -116,7 +116,17 @@ const MIGRATIONS: &[&str] = &[
       AND NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = versions.digest)
       AND NOT EXISTS (SELECT 1 FROM file_chunks WHERE file_chunks.file_digest = versions.digest);
     ",
-    // 5: the index becomes a cache of the record log. Versions carry their record and its id
+    // 5: which remote holds which pack (a cache of what push uploaded or found there);
+    // `packs.remote_state` stays the summary gc reads.
+    r"
+    CREATE TABLE remote_packs(
+        remote TEXT NOT NULL,
+        pack_hash BLOB NOT NULL,
+        PRIMARY KEY(remote, pack_hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX remote_packs_by_hash ON remote_packs(pack_hash);
+    ",
+    // 6: the index becomes a cache of the record log. Versions carry their record and its id
     // (filled in by the store upgrade, which writes records for older stores), and the index
     // remembers the last log batch it applied.
     r"
@@ -353,15 +363,15 @@ mod tests {
     }
 
     #[test]
-    fn migration_5_adds_record_columns_and_the_log_position() {
+    fn migration_6_adds_record_columns_and_the_log_position() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("index.db");
         {
             let conn = Connection::open(&path).expect("open");
-            for sql in &MIGRATIONS[..4] {
+            for sql in &MIGRATIONS[..5] {
                 conn.execute_batch(sql).expect("older schema");
             }
-            conn.pragma_update(None, "user_version", 4)
+            conn.pragma_update(None, "user_version", 5)
                 .expect("version");
             conn.execute_batch(
                 "INSERT INTO artifacts(id, name, type, created_at) VALUES (1, 'm', 'model', 5);

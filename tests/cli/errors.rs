@@ -371,7 +371,7 @@ fn newer_index_schema_asks_for_an_upgrade() {
         let err = env.fails(args, 1);
         assert!(
             err.contains(
-                "the index schema is version 99, newer than this art supports (5); upgrade art"
+                "the index schema is version 99, newer than this art supports (6); upgrade art"
             ),
             "{err}"
         );

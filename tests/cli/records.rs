@@ -471,7 +471,8 @@ fn records_store_of_format_1_is_upgraded_in_place() {
     conn.execute_batch(
         "DROP INDEX versions_by_record; ALTER TABLE versions DROP COLUMN record_id;
          ALTER TABLE versions DROP COLUMN record; DROP TABLE log_state;
-         ALTER TABLE versions DROP COLUMN collected_at; PRAGMA user_version = 3;",
+         ALTER TABLE versions DROP COLUMN collected_at; DROP TABLE remote_packs;
+         PRAGMA user_version = 3;",
     )
     .expect("downgrade to schema 3");
     drop(conn);

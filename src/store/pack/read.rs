@@ -161,30 +161,40 @@ impl PackFile {
     /// [`Error::CorruptBlob`] when the bytes do not match, I/O errors otherwise.
     pub fn read_blob(&self, entry: &PackEntry) -> Result<Vec<u8>> {
         let stored = self.read_at(entry.offset, entry.stored_len as usize)?;
-        let bad = |reason: String| Error::CorruptBlob {
-            hash: entry.hash.to_hex(),
-            path: self.path.clone(),
-            reason,
-        };
-        let raw = match entry.codec {
-            Codec::Raw => stored,
-            Codec::Zstd => {
-                decompress(&stored, entry.raw_len as usize).map_err(|e| bad(e.to_string()))?
-            }
-        };
-        if raw.len() != entry.raw_len as usize {
-            return Err(bad(format!(
-                "{} bytes, expected {}",
-                raw.len(),
-                entry.raw_len
-            )));
-        }
-        let actual = Digest::of(&raw);
-        if actual != entry.hash {
-            return Err(bad(format!("content hashes to {}", actual.short(16))));
-        }
-        Ok(raw)
+        decode_blob(entry, stored, &self.path)
     }
+}
+
+/// Turns a blob's stored bytes (read from a pack here or fetched from a remote) into its raw
+/// bytes: decompressed without ever exceeding the declared length, then checked against the
+/// entry's hash. `origin` names where the bytes came from in errors.
+///
+/// # Errors
+/// [`Error::CorruptBlob`] when the bytes do not match.
+pub fn decode_blob(entry: &PackEntry, stored: Vec<u8>, origin: &Path) -> Result<Vec<u8>> {
+    let bad = |reason: String| Error::CorruptBlob {
+        hash: entry.hash.to_hex(),
+        path: origin.to_owned(),
+        reason,
+    };
+    let raw = match entry.codec {
+        Codec::Raw => stored,
+        Codec::Zstd => {
+            decompress(&stored, entry.raw_len as usize).map_err(|e| bad(e.to_string()))?
+        }
+    };
+    if raw.len() != entry.raw_len as usize {
+        return Err(bad(format!(
+            "{} bytes, expected {}",
+            raw.len(),
+            entry.raw_len
+        )));
+    }
+    let actual = Digest::of(&raw);
+    if actual != entry.hash {
+        return Err(bad(format!("content hashes to {}", actual.short(16))));
+    }
+    Ok(raw)
 }
 
 #[cfg(test)]

@@ -1,0 +1,293 @@
+//! `art remote add|ls|rm` and `art push`: the store's packs copied to object stores, which
+//! is what lets `art gc --max` evict them and checkout read them back.
+//!
+//! Write order on the remote follows restic's: packs first (immutable, named by content, so
+//! an interrupted push leaves nothing that needs cleaning and the next one skips them), and
+//! only then is the index told which packs the remote holds.
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::index::blob_queries as bq;
+use crate::model::{Digest, Ref};
+use crate::remote::{Remote, RemoteSpec, pack_key};
+use crate::store::pack_path;
+use std::collections::HashSet;
+
+/// One configured remote, as `art remote ls` lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RemoteInfo {
+    /// Its name.
+    pub name: String,
+    /// Where it is and how to reach it.
+    #[serde(flatten)]
+    pub spec: RemoteSpec,
+    /// Packs of this store it is known to hold.
+    pub packs: u64,
+}
+
+/// What `art push` did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PushOutcome {
+    /// The remote.
+    pub remote: String,
+    /// Packs uploaded now.
+    pub packs_uploaded: u64,
+    /// Bytes uploaded now.
+    pub bytes_uploaded: u64,
+    /// Packs the remote already had.
+    pub packs_present: u64,
+    /// Whether there was nothing to upload.
+    pub up_to_date: bool,
+}
+
+/// What `art remote rm` did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RemoteRemoved {
+    /// The remote.
+    pub name: String,
+    /// Local packs that no remote holds any more (no longer evictable).
+    pub packs_forgotten: u64,
+}
+
+/// `path` made absolute against `cwd`, with `.` and `..` resolved without touching the disk
+/// (the directory may not exist yet).
+fn lexically_absolute(cwd: &std::path::Path, path: &str) -> String {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in cwd.join(path).components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out.to_string_lossy().into_owned()
+}
+
+/// Remote names follow artifact names: a word, no slashes.
+fn check_remote_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && !name.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "invalid remote name `{name}`: use 1-64 characters from A-Z a-z 0-9 _ . - (not starting with . or -)"
+        )))
+    }
+}
+
+impl Store {
+    /// Adds a remote. A relative directory is made absolute (against `cwd`) so the store can
+    /// be used from anywhere; nothing is contacted yet (as `git remote add`).
+    ///
+    /// # Errors
+    /// An invalid name or URL; a name already taken; I/O writing config.toml.
+    pub fn remote_add(
+        &mut self,
+        name: &str,
+        mut spec: RemoteSpec,
+        cwd: &std::path::Path,
+    ) -> Result<RemoteInfo> {
+        check_remote_name(name)?;
+        if !spec.url.contains("://") {
+            spec.url = lexically_absolute(cwd, &spec.url);
+        }
+        crate::remote::check_url(&spec.url)?;
+        if let Some(existing) = self.config.remote.get(name) {
+            return Err(Error::InvalidConfig(format!(
+                "remote `{name}` already exists ({}); remove it first with `art remote rm {name}`",
+                existing.url
+            )));
+        }
+        let mut next = self.config.clone();
+        next.remote.insert(name.to_owned(), spec.clone());
+        next.save(&self.dir)?;
+        self.config = next;
+        Ok(RemoteInfo {
+            name: name.to_owned(),
+            spec,
+            packs: 0,
+        })
+    }
+
+    /// The configured remotes, by name.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn remotes(&self) -> Result<Vec<RemoteInfo>> {
+        self.config
+            .remote
+            .iter()
+            .map(|(name, spec)| {
+                Ok(RemoteInfo {
+                    name: name.clone(),
+                    spec: spec.clone(),
+                    packs: bq::packs_on_remote(&self.conn, name)?.len() as u64,
+                })
+            })
+            .collect()
+    }
+
+    /// Removes a remote from the configuration (its data stays where it is). Refused while
+    /// packs evicted from this store are held by no other remote, unless `force`.
+    ///
+    /// # Errors
+    /// Unknown remote; [`Error::RemoteHoldsEvicted`]; I/O and SQLite errors.
+    pub fn remote_remove(&mut self, name: &str, force: bool) -> Result<RemoteRemoved> {
+        if !self.config.remote.contains_key(name) {
+            return Err(self.unknown_remote(name));
+        }
+        let only_there = bq::evicted_only_on(&self.conn, name)?;
+        if only_there > 0 && !force {
+            return Err(Error::RemoteHoldsEvicted {
+                remote: name.to_owned(),
+                packs: only_there,
+            });
+        }
+        let before = self.evictable_packs()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(crate::index::Error::from)?;
+        bq::forget_remote(&tx, name)?;
+        let mut next = self.config.clone();
+        next.remote.remove(name);
+        next.save(&self.dir)?;
+        tx.commit().map_err(crate::index::Error::from)?;
+        self.config = next;
+        Ok(RemoteRemoved {
+            name: name.to_owned(),
+            packs_forgotten: before.saturating_sub(self.evictable_packs()?),
+        })
+    }
+
+    fn evictable_packs(&self) -> Result<u64> {
+        Ok(bq::all_packs(&self.conn)?
+            .iter()
+            .filter(|p| p.remote_state.as_deref() == Some("synced"))
+            .count() as u64)
+    }
+
+    fn unknown_remote(&self, name: &str) -> Error {
+        Error::UnknownRemote {
+            name: name.to_owned(),
+            known: self.config.remote.keys().cloned().collect(),
+        }
+    }
+
+    /// The remote a command should use: the one named, else `origin`, else the only one.
+    ///
+    /// # Errors
+    /// [`Error::UnknownRemote`] when none fits.
+    pub fn pick_remote(&self, name: Option<&str>) -> Result<String> {
+        match name {
+            Some(n) if self.config.remote.contains_key(n) => Ok(n.to_owned()),
+            Some(n) => Err(self.unknown_remote(n)),
+            None if self.config.remote.contains_key("origin") => Ok("origin".to_owned()),
+            None if self.config.remote.len() == 1 => Ok(self
+                .config
+                .remote
+                .keys()
+                .next()
+                .expect("one remote")
+                .clone()),
+            None => Err(self.unknown_remote("origin")),
+        }
+    }
+
+    fn connect(&self, name: &str) -> Result<Remote> {
+        let spec = self
+            .config
+            .remote
+            .get(name)
+            .ok_or_else(|| self.unknown_remote(name))?;
+        Ok(Remote::connect(name, spec)?)
+    }
+
+    /// Uploads to `remote` the packs it lacks: every local pack, or with `refs` only those
+    /// holding the content of these versions. A second push uploads nothing.
+    ///
+    /// # Errors
+    /// Unknown remote or reference; transport, server and I/O errors (packs uploaded before
+    /// the failure stay on the remote and are skipped next time).
+    pub fn push(&mut self, remote: Option<&str>, refs: &[Ref]) -> Result<PushOutcome> {
+        let name = self.pick_remote(remote)?;
+        let remote = self.connect(&name)?;
+        remote.prepare()?;
+        let wanted: Option<HashSet<Digest>> = if refs.is_empty() {
+            None
+        } else {
+            Some(self.packs_of_versions(refs)?)
+        };
+        // What the remote really has: listing it adopts packs another store pushed and
+        // re-uploads what was deleted there.
+        let listed: HashSet<String> = remote
+            .list("packs/")?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let mut present = Vec::new();
+        let mut missing = Vec::new();
+        for p in bq::all_packs(&self.conn)? {
+            if p.remote_state.as_deref() == Some("evicted")
+                || wanted.as_ref().is_some_and(|w| !w.contains(&p.hash))
+            {
+                continue;
+            }
+            let key = pack_key(&p.hash);
+            if listed.contains(&key) {
+                present.push(p.hash);
+            } else {
+                missing.push((p.hash, key, p.size));
+            }
+        }
+        let total: u64 = missing.iter().map(|m| m.2).sum();
+        self.progress.start("pushing", total);
+        let files: Vec<(String, std::path::PathBuf)> = missing
+            .iter()
+            .map(|(hash, key, _)| (key.clone(), pack_path(&self.dir, hash)))
+            .collect();
+        let progress = self.progress.clone();
+        let uploaded = remote.upload_files(&files, &|n| progress.advance(n), &self.interrupt);
+        self.progress.finish();
+        uploaded?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(crate::index::Error::from)?;
+        for hash in present.iter().chain(missing.iter().map(|m| &m.0)) {
+            bq::record_remote_pack(&tx, &name, hash)?;
+        }
+        tx.commit().map_err(crate::index::Error::from)?;
+        Ok(PushOutcome {
+            remote: name,
+            packs_uploaded: missing.len() as u64,
+            bytes_uploaded: total,
+            packs_present: present.len() as u64,
+            up_to_date: missing.is_empty(),
+        })
+    }
+
+    /// The packs holding the content of the versions `refs` name.
+    fn packs_of_versions(&self, refs: &[Ref]) -> Result<HashSet<Digest>> {
+        let mut blobs = HashSet::new();
+        let mut reach = super::gc::Reach::new(self)?;
+        for r in refs {
+            let (_, v) = self.resolve(r)?;
+            reach.add_version(&v, &mut blobs)?;
+        }
+        let mut packs = HashSet::new();
+        for blob in &blobs {
+            packs.insert(self.locate(blob)?.pack_hash);
+        }
+        Ok(packs)
+    }
+
+}

@@ -1,0 +1,120 @@
+//! `art remote add|ls|rm` and `art push`.
+
+use super::output::{Ctx, table};
+use art::model::{Ref, format_size};
+
+use clap::{Args, Subcommand};
+
+#[derive(Subcommand, Debug)]
+pub enum RemoteCommand {
+    /// Add a remote: a directory, file:///PATH or s3://BUCKET/PREFIX. Credentials come from
+    /// the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE…), never the store.
+    Add {
+        /// Its name (`origin` is the default of push).
+        name: String,
+        /// Where it is.
+        url: String,
+        /// An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (MinIO, Ceph, R2).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The bucket's region (default: AWS_REGION, else us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        /// Allow a plain-HTTP endpoint.
+        #[arg(long)]
+        allow_http: bool,
+    },
+    /// List remotes.
+    Ls,
+    /// Remove a remote from this store's configuration (its data stays where it is).
+    Rm {
+        /// The remote.
+        name: String,
+        /// Even when it holds the only copy of packs evicted from this store.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn remote(ctx: &Ctx, cmd: RemoteCommand) -> anyhow::Result<u8> {
+    let mut store = ctx.open_store()?;
+    match cmd {
+        RemoteCommand::Add {
+            name,
+            url,
+            endpoint,
+            region,
+            allow_http,
+        } => {
+            let spec = art::remote::RemoteSpec {
+                url,
+                endpoint,
+                region,
+                allow_http,
+            };
+            let out = store.remote_add(&name, spec, &Ctx::cwd()?)?;
+            ctx.emit(&out, || format!("added remote {} -> {}", out.name, out.spec.url))?;
+        }
+        RemoteCommand::Ls => {
+            let list = store.remotes()?;
+            ctx.emit(&list, || {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.name.clone(),
+                            r.spec.url.clone(),
+                            r.spec.endpoint.clone().unwrap_or_default(),
+                            r.packs.to_string(),
+                        ]
+                    })
+                    .collect();
+                table(&["NAME", "URL", "ENDPOINT", "PACKS"], &rows)
+            })?;
+        }
+        RemoteCommand::Rm { name, force } => {
+            let out = store.remote_remove(&name, force)?;
+            ctx.emit(&out, || {
+                let mut text = format!("removed remote {}", out.name);
+                if out.packs_forgotten > 0 {
+                    text.push_str(&format!(
+                        "; {} pack(s) are on no remote now and will not be evicted",
+                        out.packs_forgotten
+                    ));
+                }
+                text
+            })?;
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The remote (default: `origin`, or the only remote).
+    remote: Option<String>,
+    /// Push only the content of these versions (default: everything).
+    refs: Vec<Ref>,
+}
+
+pub fn push(ctx: &Ctx, args: PushArgs) -> anyhow::Result<u8> {
+    let mut store = ctx.open_store()?;
+    let out = store.push(args.remote.as_deref(), &args.refs)?;
+    ctx.emit(&out, || {
+        if out.up_to_date {
+            format!(
+                "{}: up to date ({} packs already there)",
+                out.remote, out.packs_present
+            )
+        } else {
+            format!(
+                "{}: uploaded {} packs ({}), {} already there",
+                out.remote,
+                out.packs_uploaded,
+                format_size(out.bytes_uploaded),
+                out.packs_present
+            )
+        }
+    })?;
+    Ok(0)
+}
