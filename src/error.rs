@@ -100,7 +100,9 @@ pub enum Error {
         known: Vec<String>,
     },
     /// Removing the remote would lose evicted data.
-    #[error("remote `{remote}` is the only copy of {packs} pack(s) evicted from this store; add another remote and `art push` there first, or pass --force to forget them")]
+    #[error(
+        "remote `{remote}` is the only copy of {packs} pack(s) evicted from this store; add another remote and `art push` there first, or pass --force to forget them"
+    )]
     RemoteHoldsEvicted {
         /// The remote.
         remote: String,
@@ -295,9 +297,9 @@ impl Error {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Conflicts { .. } | Error::HasAliases { .. } | Error::RemoteHoldsEvicted { .. } => {
-                ErrorKind::Refused
-            }
+            Error::Conflicts { .. }
+            | Error::HasAliases { .. }
+            | Error::RemoteHoldsEvicted { .. } => ErrorKind::Refused,
             Error::InFile { source, .. } => source.kind(),
             _ => ErrorKind::Failure,
         }

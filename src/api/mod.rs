@@ -21,9 +21,9 @@ pub use init::InitOutcome;
 pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
-pub use remote::{PushOutcome, RemoteInfo, RemoteRemoved};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
 pub use records::RebuildOutcome;
+pub use remote::{PushOutcome, RemoteInfo, RemoteRemoved};
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,
     UseOutcome,

@@ -228,11 +228,7 @@ impl Store {
         };
         // What the remote really has: listing it adopts packs another store pushed and
         // re-uploads what was deleted there.
-        let listed: HashSet<String> = remote
-            .list("packs/")?
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
+        let listed: HashSet<String> = remote.list("packs/")?.into_iter().map(|(k, _)| k).collect();
         let mut present = Vec::new();
         let mut missing = Vec::new();
         for p in bq::all_packs(&self.conn)? {
@@ -289,5 +285,4 @@ impl Store {
         }
         Ok(packs)
     }
-
 }

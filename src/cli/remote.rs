@@ -53,7 +53,9 @@ pub fn remote(ctx: &Ctx, cmd: RemoteCommand) -> anyhow::Result<u8> {
                 allow_http,
             };
             let out = store.remote_add(&name, spec, &Ctx::cwd()?)?;
-            ctx.emit(&out, || format!("added remote {} -> {}", out.name, out.spec.url))?;
+            ctx.emit(&out, || {
+                format!("added remote {} -> {}", out.name, out.spec.url)
+            })?;
         }
         RemoteCommand::Ls => {
             let list = store.remotes()?;

@@ -370,7 +370,9 @@ pub fn evicted_packs(conn: &Connection) -> Result<std::collections::HashMap<Dige
         "SELECT p.hash, r.remote FROM packs p JOIN remote_packs r ON r.pack_hash = p.hash
          WHERE p.remote_state = 'evicted' ORDER BY r.remote",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+    })?;
     let mut out: std::collections::HashMap<Digest, Vec<String>> = std::collections::HashMap::new();
     for row in rows {
         let (hash, remote) = row?;
@@ -383,7 +385,10 @@ pub fn evicted_packs(conn: &Connection) -> Result<std::collections::HashMap<Dige
 ///
 /// # Errors
 /// SQLite errors.
-pub fn packs_on_remote(conn: &Connection, remote: &str) -> Result<std::collections::HashSet<Digest>> {
+pub fn packs_on_remote(
+    conn: &Connection,
+    remote: &str,
+) -> Result<std::collections::HashSet<Digest>> {
     let mut stmt = conn.prepare_cached("SELECT pack_hash FROM remote_packs WHERE remote = ?1")?;
     let rows = stmt.query_map([remote], |r| r.get::<_, Vec<u8>>(0))?;
     rows.map(|r| digest(&r?)).collect()
@@ -444,4 +449,3 @@ pub fn forget_remote(conn: &Connection, remote: &str) -> Result<()> {
     )?;
     Ok(())
 }
-

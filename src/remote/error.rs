@@ -15,7 +15,9 @@ pub enum Error {
         reason: String,
     },
     /// The endpoint could not be reached (DNS, refused connection, timeout).
-    #[error("cannot reach remote `{remote}` ({url}): {message}; check the URL, --endpoint and the network")]
+    #[error(
+        "cannot reach remote `{remote}` ({url}): {message}; check the URL, --endpoint and the network"
+    )]
     Unreachable {
         /// Remote name.
         remote: String,
@@ -63,7 +65,9 @@ pub enum Error {
         reason: String,
     },
     /// The remote was written by a newer art.
-    #[error("remote `{remote}` has layout format {found}, newer than this art supports ({supported}); upgrade art")]
+    #[error(
+        "remote `{remote}` has layout format {found}, newer than this art supports ({supported}); upgrade art"
+    )]
     NewerFormat {
         /// Remote name.
         remote: String,

@@ -77,7 +77,9 @@ fn parse_url(url: &str) -> Result<Location> {
     }
     if let Some(path) = url.strip_prefix("file://") {
         if !path.starts_with('/') {
-            return Err(bad("a file:// URL needs an absolute path (file:///data/art)"));
+            return Err(bad(
+                "a file:// URL needs an absolute path (file:///data/art)",
+            ));
         }
         return Ok(Location::Dir(PathBuf::from(path)));
     }
@@ -166,7 +168,7 @@ impl Remote {
                         object_store::ClientOptions::new()
                             .with_allow_http(spec.allow_http)
                             .with_connect_timeout(Duration::from_secs(5))
-                            .with_timeout(Duration::from_secs(120)),
+                            .with_timeout(Duration::from_mins(2)),
                     )
                     .with_retry(retry_config());
                 if let Some(endpoint) = &spec.endpoint {
@@ -316,9 +318,9 @@ impl Remote {
         let len = bytes.len() as u64;
         let path = self.path(key);
         let opts = PutOptions::from(PutMode::Create);
-        let result = self
-            .runtime
-            .block_on(self.store.put_opts(&path, PutPayload::from(bytes), opts));
+        let result =
+            self.runtime
+                .block_on(self.store.put_opts(&path, PutPayload::from(bytes), opts));
         self.count(0, len);
         match result {
             Ok(_) => Ok(true),
@@ -545,7 +547,12 @@ mod tests {
         assert_eq!(remote.get("log/1").unwrap(), b"one");
         assert_eq!(remote.get_range("log/1", 1..3).unwrap(), b"ne");
         assert!(remote.get_range("log/1", 1..9).is_err());
-        let keys: Vec<String> = remote.list("log/").unwrap().into_iter().map(|(k, _)| k).collect();
+        let keys: Vec<String> = remote
+            .list("log/")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
         assert_eq!(keys, ["log/1"]);
         assert!(matches!(remote.get("nope"), Err(Error::NotFound { .. })));
     }

@@ -9,4 +9,6 @@ pub mod pack;
 pub use chunker::{CHUNK_THRESHOLD, Chunker, MAX_CHUNK, chunk_list_decode, chunk_list_encode};
 pub use compress::{Codec, compress, decompress};
 pub use error::{Error, Result};
-pub use pack::{BlobKind, NewPacks, PackEntry, PackFile, decode_blob, PackOutcome, Packer, pack_path};
+pub use pack::{
+    BlobKind, NewPacks, PackEntry, PackFile, PackOutcome, Packer, decode_blob, pack_path,
+};
