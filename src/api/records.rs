@@ -13,7 +13,9 @@ use crate::error::{Error, Result, io};
 use crate::index::blob_queries as bq;
 use crate::index::record_queries as recq;
 use crate::model::{Batch, Checkpoint, Digest, Entry, PackState, RunId, now_ms};
-use crate::store::{BlobKind, PackFile, PackOutcome, chunk_list_decode, pack_path};
+use crate::store::{
+    BlobKind, PackFile, PackOutcome, chunk_list_decode, pack_path, read_trailer_with,
+};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -142,24 +144,117 @@ pub(crate) fn append(dir: &Path, tx: &Connection, time: i64, entries: Vec<Entry>
     Ok(())
 }
 
+/// What a replay (rather than a command) carries: notes instead of errors for packs that
+/// cannot be read, and, in a rebuild, the remotes that hold evicted packs.
+#[derive(Default)]
+struct Replay {
+    notes: Vec<String>,
+    remotes: Option<RemotePacks>,
+}
+
+/// The configured remotes, asked for the trailers of packs that are not local (evicted by
+/// `gc --max`): connected and listed on first need, once per rebuild.
+struct RemotePacks {
+    specs: std::collections::BTreeMap<String, crate::remote::RemoteSpec>,
+    listed: Option<
+        Vec<(
+            crate::remote::Remote,
+            std::collections::HashMap<String, u64>,
+        )>,
+    >,
+}
+
+impl RemotePacks {
+    /// The remotes that list `key`, with its size there, connecting (and noting failures) the
+    /// first time.
+    fn holding(
+        &mut self,
+        key: &str,
+        notes: &mut Vec<String>,
+    ) -> Vec<(&crate::remote::Remote, u64)> {
+        let listed = self.listed.get_or_insert_with(|| {
+            let mut out = Vec::new();
+            for (name, spec) in &self.specs {
+                let listed = crate::remote::Remote::connect(name, spec).and_then(|r| {
+                    let keys = r.list("packs/")?.into_iter().collect();
+                    Ok((r, keys))
+                });
+                match listed {
+                    Ok(l) => out.push(l),
+                    Err(e) => notes.push(format!("remote `{name}` not read: {e}")),
+                }
+            }
+            out
+        });
+        listed
+            .iter()
+            .filter_map(|(r, keys)| keys.get(key).map(|size| (r, *size)))
+            .collect()
+    }
+}
+
+/// A pack found on a remote: its trailer, and the chunk lists its chunk-list blobs hold.
+fn remote_pack(
+    remote: &crate::remote::Remote,
+    hash: &Digest,
+    size: u64,
+) -> Result<(PackOutcome, Vec<(Digest, Digest)>)> {
+    let key = crate::remote::pack_key(hash);
+    let origin = PathBuf::from(format!("{}:{key}", remote.name()));
+    let fetch = |offset: u64, len: usize| {
+        remote
+            .get_range(&key, offset..offset + len as u64)
+            .map_err(|e| crate::store::Error::CorruptPack {
+                path: origin.clone(),
+                reason: e.to_string(),
+            })
+    };
+    let (entries, checksum) = read_trailer_with(size, &origin, fetch)?;
+    if checksum != *hash {
+        return Err(crate::index::Error::Corrupt(format!(
+            "{} does not match its name",
+            origin.display()
+        ))
+        .into());
+    }
+    let mut lists = Vec::new();
+    for e in entries.iter().filter(|e| e.kind == BlobKind::ChunkList) {
+        let stored = remote.get_range(&key, e.offset..e.offset + u64::from(e.stored_len))?;
+        let raw = crate::store::decode_blob(e, stored, &origin)?;
+        if let Some((digest, _)) = chunk_list_decode(&raw) {
+            lists.push((digest, e.hash));
+        }
+    }
+    Ok((
+        PackOutcome {
+            hash: *hash,
+            size,
+            entries,
+        },
+        lists,
+    ))
+}
+
 /// Applies batch `seq` to the index: the one function behind commands, catching up on open
 /// and rebuilds, so they cannot disagree. Pack entries read the packs' trailers; a pack that
-/// is gone (a later gc deleted it) is skipped, and one that cannot be read is an error, or,
-/// with `notes` (a rebuild), skipped and noted.
-pub(crate) fn apply(
+/// cannot be read is an error, or, in a replay, skipped and noted.
+fn apply(
     dir: &Path,
     conn: &Connection,
     seq: u64,
     batch: &Batch,
-    mut notes: Option<&mut Vec<String>>,
+    mut replay: Option<&mut Replay>,
 ) -> Result<()> {
     for e in &batch.entries {
         match e {
             Entry::Packs { packs } => {
-                let problems = index_packs(dir, conn, packs, batch.time)?;
-                match (notes.as_deref_mut(), problems.into_iter().next()) {
+                let remotes = replay
+                    .as_deref_mut()
+                    .map(|r| (&mut r.remotes, &mut r.notes));
+                let problems = index_packs(dir, conn, packs, batch.time, remotes)?;
+                match (replay.as_deref_mut(), problems.into_iter().next()) {
                     (_, None) => {}
-                    (Some(n), Some(first)) => n.push(first),
+                    (Some(r), Some(first)) => r.notes.push(first),
                     (None, Some(first)) => {
                         return Err(crate::index::Error::Corrupt(first).into());
                     }
@@ -193,9 +288,17 @@ fn forget_dependents(conn: &Connection) -> Result<()> {
 }
 
 /// Indexes packs from their trailers (the blobs, and the chunk lists their chunk-list blobs
-/// hold), in one insert so blob rows go in hash order. Packs already indexed or gone are
-/// skipped; returns the packs that could not be read.
-fn index_packs(dir: &Path, conn: &Connection, hashes: &[Digest], time: i64) -> Result<Vec<String>> {
+/// hold), in one insert so blob rows go in hash order; packs already indexed are skipped.
+/// A pack that is not local (a later gc deleted it, or `gc --max` evicted it) is known as
+/// `evicted` without blobs, or, in a rebuild, read from a remote that holds it. Returns the
+/// packs that could not be read.
+fn index_packs(
+    dir: &Path,
+    conn: &Connection,
+    hashes: &[Digest],
+    time: i64,
+    mut remotes: Option<(&mut Option<RemotePacks>, &mut Vec<String>)>,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let mut packs = Vec::new();
     let mut files = Vec::new();
@@ -205,6 +308,32 @@ fn index_packs(dir: &Path, conn: &Connection, hashes: &[Digest], time: i64) -> R
         }
         let path = pack_path(dir, hash);
         if !path.exists() {
+            let mut found = None;
+            if let Some((Some(r), notes)) = remotes.as_mut() {
+                let key = crate::remote::pack_key(hash);
+                for (remote, size) in r.holding(&key, notes) {
+                    match remote_pack(remote, hash, size) {
+                        Ok(p) => {
+                            found = Some((remote.name().to_owned(), p));
+                            break;
+                        }
+                        Err(e) => notes.push(format!("pack `{}`: {e}", hash.short(16))),
+                    }
+                }
+            }
+            match found {
+                Some((remote, (pack, lists))) => {
+                    bq::insert_packs(conn, std::slice::from_ref(&pack), time)?;
+                    for (file, list) in lists {
+                        bq::insert_chunk_list(conn, &file, &list)?;
+                    }
+                    bq::record_remote_pack(conn, &remote, hash)?;
+                }
+                None => bq::insert_absent_pack(conn, hash, time)?,
+            }
+            if let Some(id) = bq::pack_id(conn, hash)? {
+                bq::set_remote_state(conn, id, Some("evicted"))?;
+            }
             continue;
         }
         match PackFile::at(&path).and_then(|f| Ok((f.read_trailer()?, f))) {
@@ -240,16 +369,23 @@ fn index_packs(dir: &Path, conn: &Connection, hashes: &[Digest], time: i64) -> R
 }
 
 /// What the index holds of each pack, for a checkpoint: every pack it knows, with the blobs
-/// of the pack's trailer it has forgotten. A pack whose file cannot be read is left out, as
-/// a replay leaves it out (`art fsck` reports it).
+/// of the pack's trailer it has forgotten. A pack that is not local is listed with none
+/// forgotten (its trailer is on a remote); one whose file cannot be read is left out, as a
+/// replay leaves it out (`art fsck` reports it).
 fn pack_states(dir: &Path, conn: &Connection) -> Result<Vec<PackState>> {
     let mut out = Vec::new();
     let mut rows = bq::all_packs(conn)?;
     rows.sort_by_key(|p| p.id);
     for p in rows {
-        let Ok((entries, _)) =
-            PackFile::at(&pack_path(dir, &p.hash)).and_then(|f| f.read_trailer())
-        else {
+        let path = pack_path(dir, &p.hash);
+        if !path.exists() {
+            out.push(PackState {
+                hash: p.hash,
+                forgotten: Vec::new(),
+            });
+            continue;
+        }
+        let Ok((entries, _)) = PackFile::at(&path).and_then(|f| f.read_trailer()) else {
             continue;
         };
         let held: HashSet<Digest> = bq::blobs_in_pack(conn, p.id)?
@@ -269,15 +405,17 @@ fn pack_states(dir: &Path, conn: &Connection) -> Result<Vec<PackState>> {
 }
 
 /// Loads a checkpoint into an empty index: its records, then its packs.
-fn load_checkpoint(
-    dir: &Path,
-    conn: &Connection,
-    cp: &Checkpoint,
-    notes: &mut Vec<String>,
-) -> Result<()> {
+fn load_checkpoint(dir: &Path, conn: &Connection, cp: &Checkpoint, r: &mut Replay) -> Result<()> {
     recq::load_checkpoint(conn, cp)?;
     let hashes: Vec<Digest> = cp.packs.iter().map(|p| p.hash).collect();
-    notes.extend(index_packs(dir, conn, &hashes, cp.time)?);
+    let problems = index_packs(
+        dir,
+        conn,
+        &hashes,
+        cp.time,
+        Some((&mut r.remotes, &mut r.notes)),
+    )?;
+    r.notes.extend(problems);
     for p in &cp.packs {
         bq::delete_blobs(conn, &p.forgotten)?;
     }
@@ -329,7 +467,7 @@ fn list_log(dir: &Path) -> Result<(Vec<u64>, Vec<u64>)> {
 
 /// Replays the log into an empty index: the newest readable checkpoint, then every later
 /// batch in order. Returns `(checkpoint seq, last seq)`; the caller commits.
-fn replay(dir: &Path, conn: &Connection, notes: &mut Vec<String>) -> Result<(u64, u64)> {
+fn replay(dir: &Path, conn: &Connection, r: &mut Replay) -> Result<(u64, u64)> {
     let (batches, checkpoints) = list_log(dir)?;
     let mut start = 0;
     for &seq in checkpoints.iter().rev() {
@@ -339,11 +477,13 @@ fn replay(dir: &Path, conn: &Connection, notes: &mut Vec<String>) -> Result<(u64
             .and_then(|b| Checkpoint::decode(&b).map_err(|e| e.to_string()));
         match loaded {
             Ok(cp) => {
-                load_checkpoint(dir, conn, &cp, notes)?;
+                load_checkpoint(dir, conn, &cp, r)?;
                 start = seq;
                 break;
             }
-            Err(e) => notes.push(format!("checkpoint `{}` skipped: {e}", path.display())),
+            Err(e) => r
+                .notes
+                .push(format!("checkpoint `{}` skipped: {e}", path.display())),
         }
     }
     let mut last = start;
@@ -358,7 +498,7 @@ fn replay(dir: &Path, conn: &Connection, notes: &mut Vec<String>) -> Result<(u64
         let batch = read_batch(dir, seq)?.ok_or_else(|| {
             crate::index::Error::Corrupt(format!("log batch {seq} vanished during replay"))
         })?;
-        apply(dir, conn, seq, &batch, Some(notes))?;
+        apply(dir, conn, seq, &batch, Some(r))?;
         last = seq;
     }
     Ok((start, last))
@@ -368,7 +508,7 @@ fn replay(dir: &Path, conn: &Connection, notes: &mut Vec<String>) -> Result<(u64
 fn replayed_state(dir: &Path) -> Result<Checkpoint> {
     let mut conn = crate::index::open_in_memory()?;
     let tx = conn.transaction().map_err(crate::index::Error::from)?;
-    let (_, seq) = replay(dir, &tx, &mut Vec::new())?;
+    let (_, seq) = replay(dir, &tx, &mut Replay::default())?;
     checkpoint_of(dir, &tx, seq, 0)
 }
 
@@ -543,10 +683,17 @@ pub(crate) fn rebuild_locked(
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
     }
-    let mut notes = Vec::new();
+    let mut r = Replay {
+        notes: Vec::new(),
+        remotes: (!config.remote.is_empty()).then(|| RemotePacks {
+            specs: config.remote.clone(),
+            listed: None,
+        }),
+    };
     let mut conn = crate::index::open(&tmp)?;
     let tx = conn.transaction().map_err(crate::index::Error::from)?;
-    let (checkpoint, seq) = replay(&dir, &tx, &mut notes)?;
+    let (checkpoint, seq) = replay(&dir, &tx, &mut r)?;
+    let notes = r.notes;
     tx.commit().map_err(crate::index::Error::from)?;
     let count = |table: &str| -> Result<u64> {
         let n: i64 = conn

@@ -339,6 +339,20 @@ pub fn pack_id(conn: &Connection, hash: &Digest) -> Result<Option<i64>> {
         .optional()?)
 }
 
+/// Records a pack the log names but that is not local and could not be read elsewhere: known,
+/// without blobs (the caller marks it evicted).
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_absent_pack(conn: &Connection, hash: &Digest, now_ms: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO packs(hash, size, created_at, last_access) VALUES (?1, 0, ?2, ?2)
+         ON CONFLICT(hash) DO NOTHING",
+        params![hash.as_bytes(), now_ms],
+    )?;
+    Ok(())
+}
+
 /// Forgets chunk lists whose list blob the index no longer has.
 ///
 /// # Errors

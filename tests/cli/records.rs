@@ -664,3 +664,40 @@ fn records_store_of_format_1_without_index_is_not_rebuilt_empty() {
     }
     assert!(!store.join("index.db").exists(), "an empty index was made");
 }
+
+#[test]
+fn records_rebuild_reads_evicted_packs_from_the_remote() {
+    let env = Env::init();
+    env.write("data/a.bin", crate::util::noise(200_000, 1));
+    env.ok(&["log", "m", "data"]);
+    env.write("data/b.bin", crate::util::noise(200_000, 2));
+    env.ok(&["log", "m", "data"]);
+    let remote = env.path("remote");
+    env.ok(&[
+        "remote",
+        "add",
+        "origin",
+        remote.to_str().expect("utf-8 path"),
+    ]);
+    env.ok(&["push"]);
+    env.ok(&["gc", "--max", "0"]);
+    let before = state(&env, &env.path(".artifacts"));
+    assert!(
+        before["du"]["remote_only"].as_u64() > Some(0),
+        "{:#}",
+        before["du"]
+    );
+    assert_fsck_clean(&env, "after eviction");
+    assert_same(
+        &before,
+        &rebuilt_state(&env, "copy"),
+        "rebuilt with evicted packs",
+    );
+    remove_index(&env.path(".artifacts"));
+    env.ok(&["checkout", "m:v0", "out"]);
+    assert_eq!(
+        std::fs::read(env.path("out/a.bin")).expect("read"),
+        crate::util::noise(200_000, 1)
+    );
+    assert_fsck_clean(&env, "after the rebuild");
+}

@@ -10,7 +10,7 @@ mod read;
 mod write;
 
 pub use format::{BlobKind, PACK_FORMAT, PackEntry};
-pub use read::{PackFile, decode_blob};
+pub use read::{PackFile, decode_blob, read_trailer_with};
 pub use write::{NewPacks, PackOutcome, Packer};
 
 use crate::model::Digest;
