@@ -213,7 +213,12 @@ impl Store {
             None => self.config.gc.grace_span()?,
         };
         self.lock_exclusive()?;
-        let result = self.gc_locked(opts, grace);
+        // A command killed after its log write while this one waited for the lock left a
+        // batch the index lacks: the plan must see the versions (and packs) it adds, or their
+        // blobs would look dead.
+        let result = self
+            .catch_up_on_open()
+            .and_then(|()| self.gc_locked(opts, grace));
         self.lock_shared_again()?;
         result
     }

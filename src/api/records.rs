@@ -541,7 +541,8 @@ fn move_aside(dir: &Path) -> Result<Option<PathBuf>> {
 
 impl Store {
     /// Applies log batches written since the index last caught up (a command killed between
-    /// its log write and its index commit leaves one).
+    /// its log write and its index commit leaves one): on open, and by gc once it holds the
+    /// exclusive lock.
     pub(crate) fn catch_up_on_open(&mut self) -> Result<()> {
         let applied = recq::applied_seq(&self.conn)?;
         if !batch_path(&self.dir, applied + 1).exists() {
