@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quick start: builds art, then runs the main job end to end on a copy of fixtures/
-# (log a dataset and a model, change the data, log again, compare, alias, restore, verify).
+# (log a dataset and a model, change the data, log again, compare, alias, restore, verify,
+# push to a remote, evict the local cache, restore from the remote).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
@@ -27,3 +28,13 @@ diff -r restored "$repo/fixtures/data" && echo "restored/ is byte-identical to f
 step checkout dataset:v0                     # back in place: data/ is v0 again
 step verify dataset:best
 step fsck --read-data
+# Share, then bound the local cache: push to a remote (a directory here; s3://… works the
+# same), evict everything pushed, and check out again from the remote.
+step remote add origin "$work/remote"
+step push
+step gc --max 0
+step du
+rm -rf restored
+step checkout dataset:raw restored           # evicted blobs come back from origin
+diff -r restored "$repo/fixtures/data" && echo "restored/ is byte-identical again, read from the remote"
+step fsck --remote origin --read-data

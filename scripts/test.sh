@@ -9,4 +9,11 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 # The lineage tests render DOT with Graphviz.
 command -v dot >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz)
+# An S3 server independent of the in-process s3s-fs: moto, in a venv beside the build.
+venv=target/moto-venv
+if [ ! -x "$venv/bin/moto_server" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q 'moto[s3]==5.2.5' 'flask==3.1.3' 'flask-cors==6.0.5'
+fi
+export ART_TEST_MOTO="$PWD/$venv/bin/moto_server"
 cargo test --locked

@@ -285,4 +285,97 @@ impl Store {
         }
         Ok(packs)
     }
+
+    /// Checks what `remote` holds of this store: every pack pushed there is present with its
+    /// size; with `read_data`, downloaded and hashed (its checksum must be its name).
+    ///
+    /// # Errors
+    /// Unknown remote, transport and server errors. Damage is reported in
+    /// [`super::FsckOutcome::problems`].
+    pub fn fsck_remote(&self, name: &str, read_data: bool) -> Result<super::FsckOutcome> {
+        let remote = self.connect(name)?;
+        let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        match remote.get(crate::remote::FORMAT_KEY) {
+            Ok(_) => {}
+            Err(crate::remote::Error::NotFound { .. }) => {
+                notes.push("nothing was pushed there yet".to_owned());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let listed: std::collections::HashMap<String, u64> =
+            remote.list("packs/")?.into_iter().collect();
+        let sizes: std::collections::HashMap<Digest, (u64, bool)> = bq::all_packs(&self.conn)?
+            .into_iter()
+            .map(|p| {
+                (
+                    p.hash,
+                    (p.size, p.remote_state.as_deref() == Some("evicted")),
+                )
+            })
+            .collect();
+        let pushed = bq::packs_on_remote(&self.conn, name)?;
+        let mut checked = 0u64;
+        let mut read = 0u64;
+        for hash in &pushed {
+            self.check_interrupt()?;
+            let key = pack_key(hash);
+            let (size, evicted) = sizes.get(hash).copied().unwrap_or((0, false));
+            let only_copy = if evicted {
+                " (the only copy: evicted here)"
+            } else {
+                ""
+            };
+            checked += 1;
+            match listed.get(&key) {
+                None => problems.push(format!("pack `{hash}` is missing on `{name}`{only_copy}")),
+                Some(&len) if size != 0 && len != size => problems.push(format!(
+                    "pack `{hash}` on `{name}` has {len} bytes, expected {size}{only_copy}"
+                )),
+                Some(_) if read_data => {
+                    let bytes = remote.get(&key)?;
+                    read += 1;
+                    if let Some(reason) = pack_checksum_error(&bytes, hash) {
+                        problems.push(format!(
+                            "pack `{hash}` on `{name}` is corrupt: {reason}{only_copy}"
+                        ));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        let foreign = listed
+            .keys()
+            .filter(|k| {
+                std::path::Path::new(k)
+                    .extension()
+                    .is_some_and(|e| e == "pack")
+            })
+            .count()
+            .saturating_sub(pushed.len());
+        if foreign > 0 {
+            notes.push(format!(
+                "{foreign} pack(s) there were pushed by other stores"
+            ));
+        }
+        Ok(super::FsckOutcome {
+            packs: checked,
+            blobs_read: read,
+            versions: 0,
+            problems,
+            notes,
+        })
+    }
+}
+
+/// Why `bytes` are not the pack named `name` (its BLAKE3, also in its last 32 bytes), if so.
+fn pack_checksum_error(bytes: &[u8], name: &Digest) -> Option<String> {
+    let Some(body_len) = bytes.len().checked_sub(32) else {
+        return Some("too short to be a pack".into());
+    };
+    let actual = Digest::of(&bytes[..body_len]);
+    if actual != *name || bytes[body_len..] != *name.as_bytes() {
+        return Some(format!("its bytes hash to {}", actual.short(16)));
+    }
+    None
 }

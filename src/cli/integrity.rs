@@ -37,14 +37,20 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<u8> {
 
 #[derive(Args, Debug)]
 pub struct FsckArgs {
-    /// Also read and re-hash every blob.
+    /// Also read and re-hash every blob (with --remote: download and hash every pack).
     #[arg(long)]
     read_data: bool,
+    /// Check what this remote holds of the store instead.
+    #[arg(long, value_name = "NAME")]
+    remote: Option<String>,
 }
 
 pub fn fsck(ctx: &Ctx, args: FsckArgs) -> anyhow::Result<u8> {
     let store = ctx.open_store()?;
-    let out = store.fsck(args.read_data)?;
+    let out = match &args.remote {
+        Some(name) => store.fsck_remote(name, args.read_data)?,
+        None => store.fsck(args.read_data)?,
+    };
     ctx.emit(&out, || {
         let mut lines: Vec<String> = out.problems.iter().map(|p| format!("error: {p}")).collect();
         lines.extend(out.notes.iter().map(|n| format!("note: {n}")));
@@ -53,15 +59,19 @@ pub fn fsck(ctx: &Ctx, args: FsckArgs) -> anyhow::Result<u8> {
         } else {
             format!("{} problem(s)", out.problems.len())
         };
-        let read = if args.read_data {
-            format!(", {} blobs read", out.blobs_read)
-        } else {
-            String::new()
+        let summary = match (&args.remote, args.read_data) {
+            (Some(remote), true) => format!(
+                "{} packs on {remote} checked, {} downloaded and hashed",
+                out.packs, out.blobs_read
+            ),
+            (Some(remote), false) => format!("{} packs on {remote} checked", out.packs),
+            (None, true) => format!(
+                "{} packs, {} versions checked, {} blobs read",
+                out.packs, out.versions, out.blobs_read
+            ),
+            (None, false) => format!("{} packs, {} versions checked", out.packs, out.versions),
         };
-        lines.push(format!(
-            "{} packs, {} versions checked{read}: {verdict}",
-            out.packs, out.versions
-        ));
+        lines.push(format!("{summary}: {verdict}"));
         lines.join("\n")
     })?;
     Ok(u8::from(!out.problems.is_empty()))

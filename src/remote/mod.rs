@@ -222,51 +222,44 @@ impl Remote {
     fn error(&self, key: &str, e: object_store::Error) -> Error {
         let text = error_text(&e);
         let lower = text.to_lowercase();
-        if matches!(e, object_store::Error::NotFound { .. }) {
-            if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
-                return Error::NoBucket {
-                    remote: self.name.clone(),
-                    url: self.url.clone(),
-                };
-            }
-            return Error::NotFound {
-                remote: self.name.clone(),
+        let (remote, url, message) = (self.name.clone(), self.url.clone(), first_line(&text));
+        let any = |words: &[&str]| words.iter().any(|w| lower.contains(w));
+        if any(&["nosuchbucket", "bucket does not exist"]) {
+            Error::NoBucket { remote, url }
+        } else if matches!(e, object_store::Error::NotFound { .. }) {
+            Error::NotFound {
+                remote,
                 key: key.to_owned(),
-            };
-        }
-        if lower.contains("nosuchbucket") {
-            return Error::NoBucket {
-                remote: self.name.clone(),
-                url: self.url.clone(),
-            };
-        }
-        if lower.contains("accessdenied")
-            || lower.contains("signaturedoesnotmatch")
-            || lower.contains("invalidaccesskeyid")
-            || lower.contains("403 forbidden")
-        {
-            return Error::AccessDenied {
-                remote: self.name.clone(),
-                url: self.url.clone(),
-                message: first_line(&text),
-            };
-        }
-        if lower.contains("error sending request")
-            || lower.contains("connection refused")
-            || lower.contains("dns error")
-            || lower.contains("timed out")
-            || lower.contains("connect")
-        {
-            return Error::Unreachable {
-                remote: self.name.clone(),
-                url: self.url.clone(),
-                message: first_line(&text),
-            };
-        }
-        Error::Other {
-            remote: self.name.clone(),
-            url: self.url.clone(),
-            message: first_line(&text),
+            }
+        } else if any(&[
+            "accessdenied",
+            "signaturedoesnotmatch",
+            "invalidaccesskeyid",
+            "403 forbidden",
+        ]) {
+            Error::AccessDenied {
+                remote,
+                url,
+                message,
+            }
+        } else if any(&[
+            "error sending request",
+            "connection refused",
+            "dns error",
+            "timed out",
+            "connect",
+        ]) {
+            Error::Unreachable {
+                remote,
+                url,
+                message,
+            }
+        } else {
+            Error::Other {
+                remote,
+                url,
+                message,
+            }
         }
     }
 
@@ -283,6 +276,9 @@ impl Remote {
     /// Unreachable, denied, missing bucket; [`Error::NewerFormat`]; a malformed format object.
     pub fn prepare(&self) -> Result<()> {
         let body = format!("{{\"format\":{REMOTE_FORMAT}}}\n").into_bytes();
+        // A listing first: servers that would create a missing bucket on write (s3s-fs) or
+        // answer a GET with NoSuchKey still report NoSuchBucket to a list.
+        self.list(FORMAT_KEY)?;
         let found = match self.get(FORMAT_KEY) {
             Ok(bytes) => bytes,
             Err(Error::NotFound { .. }) => {

@@ -6,7 +6,7 @@ use crate::util::{Env, read_tree};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 const BIG_FILES: usize = 40;
@@ -70,12 +70,8 @@ fn hashes(tree: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
 
 /// `art` as a child process, with the same clean environment as the harness.
 fn spawn_art(env: &Env, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_art"))
+    env.std_command()
         .args(args)
-        .current_dir(env.root())
-        .env_remove("ART_STORE")
-        .env_remove("ART_RUN")
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

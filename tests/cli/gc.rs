@@ -4,14 +4,6 @@
 use crate::util::{Env, noise, succeeded};
 use std::collections::BTreeMap;
 
-fn packs_bytes(env: &Env) -> u64 {
-    env.store_snapshot()
-        .iter()
-        .filter(|(k, _)| k.starts_with("packs/"))
-        .map(|(_, v)| v)
-        .sum()
-}
-
 /// v0..v4 of `m`: every version shares `common.bin`; each has its own 400 KiB `own.bin`.
 fn five_versions(env: &Env) -> Vec<BTreeMap<String, Vec<u8>>> {
     env.write("d/common.bin", noise(300_000, 99));
@@ -28,11 +20,11 @@ fn five_versions(env: &Env) -> Vec<BTreeMap<String, Vec<u8>>> {
 fn deleting_versions_and_collecting_frees_their_unique_bytes_only() {
     let env = Env::init();
     let trees = five_versions(&env);
-    let before = packs_bytes(&env);
+    let before = env.pack_bytes();
     env.ok(&["rm", "m:v1", "m:v2", "m:v3"]);
     let out = env.ok(&["gc", "--grace", "0s"]);
     assert!(out.starts_with("freed"), "{out}");
-    let after = packs_bytes(&env);
+    let after = env.pack_bytes();
     // Three unique, incompressible 400 KiB files went; pack headers and trailers may differ a little.
     let freed = before - after;
     assert!(
@@ -177,7 +169,7 @@ fn packs_a_remote_holds_are_evicted_least_recently_used_first() {
     let out = env.json(&["gc", "--max", "0"]);
     assert_eq!(out["cap_met"], true, "{out}");
     assert!(out["evicted_packs"].as_u64().unwrap() >= 5);
-    assert_eq!(packs_bytes(&env), 0);
+    assert_eq!(env.pack_bytes(), 0);
     let fsck = env.ok(&["fsck"]);
     assert!(fsck.contains("evicted") && fsck.contains(": ok"), "{fsck}");
 }

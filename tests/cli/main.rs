@@ -1,5 +1,6 @@
 //! CLI tests: one binary, one module per area (the ripgrep harness, on assert_cmd).
 
+mod s3;
 mod util;
 
 mod basics;
@@ -14,5 +15,6 @@ mod lineage;
 mod log;
 mod props;
 mod records;
+mod remote;
 mod review;
 mod runs;

@@ -210,9 +210,7 @@ fn a_full_disk_fails_the_log_cleanly_and_returns_the_space() {
     let Some(_disk) = SmallDisk::mount(&env.path("disk"), 16) else {
         return;
     };
-    let work = Env {
-        dir: assert_fs::TempDir::new_in(env.path("disk")).expect("dir on tmpfs"),
-    };
+    let work = Env::in_dir(assert_fs::TempDir::new_in(env.path("disk")).expect("dir on tmpfs"));
     work.ok(&["init"]);
     // Small packs, so the failing log has completed some before the disk fills.
     work.ok(&["config", "set", "store.pack_size", "1MiB"]);

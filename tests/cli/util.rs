@@ -9,14 +9,29 @@ use std::path::{Path, PathBuf};
 /// A temporary work tree in which `art` runs.
 pub struct Env {
     pub dir: assert_fs::TempDir,
+    /// Variables every `art` run here gets (credentials of a test server, say).
+    vars: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Env {
     /// An empty directory, no store.
     pub fn new() -> Self {
+        Self::in_dir(assert_fs::TempDir::new().expect("create temp dir"))
+    }
+
+    /// A work tree in `dir`.
+    pub fn in_dir(dir: assert_fs::TempDir) -> Self {
         Env {
-            dir: assert_fs::TempDir::new().expect("create temp dir"),
+            dir,
+            vars: std::cell::RefCell::new(Vec::new()),
         }
+    }
+
+    /// Sets a variable for every later `art` run in this work tree.
+    pub fn set_var(&self, key: &str, value: &str) {
+        self.vars
+            .borrow_mut()
+            .push((key.to_owned(), value.to_owned()));
     }
 
     /// A directory with a store (`art init` run).
@@ -52,12 +67,18 @@ impl Env {
 
     /// The `art` binary with the cwd set to the work tree and no inherited art variables.
     pub fn art(&self) -> Command {
-        let mut cmd = Command::cargo_bin("art").expect("art binary");
+        Command::from_std(self.std_command())
+    }
+
+    /// [`Env::art`] as a plain `std::process::Command`, for runs to spawn and kill.
+    pub fn std_command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("art"));
         cmd.current_dir(self.root())
             .env_remove("ART_STORE")
             .env_remove("ART_RUN")
             .env("NO_COLOR", "1")
-            .env("COLUMNS", "100");
+            .env("COLUMNS", "100")
+            .envs(self.vars.borrow().iter().cloned());
         cmd
     }
 
@@ -117,6 +138,22 @@ impl Env {
         }
         out
     }
+}
+
+impl Env {
+    /// Bytes of the store's pack files.
+    pub fn pack_bytes(&self) -> u64 {
+        self.store_snapshot()
+            .iter()
+            .filter(|(k, _)| k.starts_with("packs/"))
+            .map(|(_, v)| v)
+            .sum()
+    }
+}
+
+/// Every file under `dir`, recursively (directories themselves are not listed).
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    walk(dir)
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

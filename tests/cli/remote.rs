@@ -1,0 +1,417 @@
+//! Remotes: `art remote`, `art push`, eviction by `gc --max` and checkout reading evicted
+//! blobs back, against a directory remote and a real S3 server (s3s-fs on 127.0.0.1).
+
+use crate::s3::{ACCESS_KEY, S3Server, SECRET_KEY};
+use crate::util::{Env, noise};
+use std::collections::BTreeMap;
+
+/// Two versions of `m`: a 3 MiB file (chunked) and small ones; returns their trees.
+fn two_versions(env: &Env) -> Vec<BTreeMap<String, Vec<u8>>> {
+    env.write("d/model.bin", noise(3 << 20, 1));
+    env.write("d/config.json", "{\"lr\": 0.1}\n");
+    env.ok(&["log", "m", "d"]);
+    let v0 = env.read_tree("d");
+    env.write("d/config.json", "{\"lr\": 0.01}\n");
+    env.write("d/notes.txt", "second\n".repeat(100));
+    env.ok(&["log", "m", "d"]);
+    vec![v0, env.read_tree("d")]
+}
+
+/// Every version restores byte for byte, reading evicted blobs from the remote.
+fn check_restores(env: &Env, trees: &[BTreeMap<String, Vec<u8>>]) -> u64 {
+    let mut fetched = 0;
+    for (i, tree) in trees.iter().enumerate() {
+        let dest = format!("out-v{i}");
+        let out = env.json(&["checkout", &format!("m:v{i}"), &dest]);
+        fetched += out["fetched_bytes"].as_u64().expect("fetched_bytes");
+        assert_eq!(&env.read_tree(&dest), tree, "m:v{i}");
+    }
+    fetched
+}
+
+#[test]
+fn push_evict_and_read_back_from_a_directory_remote() {
+    let env = Env::init();
+    let trees = two_versions(&env);
+    let stored = env.pack_bytes();
+    // Relative to the cwd, kept absolute so the store works from anywhere.
+    let added = env.json(&["remote", "add", "origin", "sub/../shared-remote/./art"]);
+    let url = added["url"].as_str().expect("url");
+    assert!(
+        url.starts_with('/') && url.ends_with("/shared-remote/art"),
+        "{url}"
+    );
+
+    // Before a push nothing is evictable: the cap cannot be met.
+    let out = env.art().args(["gc", "--max", "0"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(3));
+
+    let first = env.json(&["push"]);
+    assert_eq!(first["remote"], "origin");
+    assert!(first["packs_uploaded"].as_u64() >= Some(1), "{first}");
+    assert_eq!(first["bytes_uploaded"], stored);
+    let again = env.ok(&["push", "origin"]);
+    assert!(again.starts_with("origin: up to date"), "{again}");
+    let listed = env.ok(&["remote", "ls"]);
+    assert!(
+        listed.contains("origin") && listed.contains(url),
+        "{listed}"
+    );
+
+    let gc = env.json(&["gc", "--max", "0"]);
+    assert_eq!(gc["cap_met"], true, "{gc}");
+    assert_eq!(gc["size_after"], 0);
+    assert_eq!(env.pack_bytes(), 0, "every pack left the store");
+    let du = env.json(&["du"]);
+    assert_eq!(du["pinned"], 0);
+    assert!(du["remote_only"].as_u64() > Some(3 << 20), "{du}");
+
+    let fetched = check_restores(&env, &trees);
+    assert!(fetched >= 3 << 20, "read back from the remote: {fetched}");
+    assert!(env.ok(&["fsck"]).contains(": ok"));
+
+    // The remote is the only copy now: forgetting it is refused.
+    let err = env.fails(&["remote", "rm", "origin"], 3);
+    assert!(err.contains("only copy"), "{err}");
+    // New content is pinned until pushed again.
+    env.write("d/extra.bin", noise(100_000, 9));
+    env.ok(&["log", "m", "d"]);
+    let out = env.art().args(["gc", "--max", "0"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    env.ok(&["push"]);
+    assert_eq!(env.json(&["gc", "--max", "0"])["cap_met"], true);
+}
+
+#[test]
+fn push_to_s3_evict_and_read_back() {
+    let server = S3Server::start("team-bucket");
+    let env = Env::init();
+    env.set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    env.set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    let trees = two_versions(&env);
+    env.ok(&[
+        "remote",
+        "add",
+        "origin",
+        "s3://team-bucket/projects/art",
+        "--endpoint",
+        &server.endpoint(),
+        "--allow-http",
+    ]);
+    let config = std::fs::read_to_string(env.path(".artifacts/config.toml")).expect("config");
+    assert!(!config.contains(SECRET_KEY) && !config.contains(ACCESS_KEY));
+
+    let pushed = env.json(&["push"]);
+    let uploaded = pushed["packs_uploaded"].as_u64().expect("count");
+    // The remote holds the same bytes as the local packs.
+    for (rel, _) in env
+        .store_snapshot()
+        .iter()
+        .filter(|(k, _)| k.starts_with("packs/"))
+    {
+        let local = std::fs::read(env.path(&format!(".artifacts/{rel}"))).expect("local pack");
+        let remote = std::fs::read(server.object_path(&format!("projects/art/{rel}")))
+            .expect("pack on the server");
+        assert!(local == remote, "{rel} differs");
+    }
+    assert!(server.object_path("projects/art/art-remote.json").is_file());
+    assert!(uploaded >= 1);
+    assert_eq!(env.json(&["push"])["packs_uploaded"], 0);
+
+    let stored = env.pack_bytes();
+    env.ok(&["gc", "--max", "0"]);
+    let fetched = check_restores(&env, &trees);
+    // Ranged reads fetch the blobs each checkout needs, not whole packs over and over.
+    assert!(
+        fetched <= 2 * stored,
+        "fetched {fetched} for {stored} stored"
+    );
+    assert!(env.ok(&["fsck"]).contains(": ok"));
+}
+
+#[test]
+fn a_corrupt_remote_pack_is_refused() {
+    let env = Env::init();
+    env.write("d/a.bin", noise(200_000, 3));
+    env.ok(&["log", "m", "d"]);
+    env.ok(&["remote", "add", "origin", "remote-dir"]);
+    env.ok(&["push"]);
+    env.ok(&["gc", "--max", "0"]);
+    // Flip a byte inside the blob on the remote.
+    let pack_files = crate::util::files_in(&env.path("remote-dir/packs"));
+    assert_eq!(pack_files.len(), 1);
+    let mut bytes = std::fs::read(&pack_files[0]).expect("pack");
+    bytes[100] ^= 0xff;
+    std::fs::write(&pack_files[0], bytes).expect("corrupt pack");
+
+    let err = env.fails(&["checkout", "m", "out"], 1);
+    assert!(err.contains("is corrupt"), "{err}");
+    assert!(
+        err.contains("remote-dir") || err.contains("origin:"),
+        "{err}"
+    );
+    assert!(
+        !env.path("out/a.bin").exists(),
+        "no file is written from bad bytes"
+    );
+}
+
+#[test]
+fn remote_errors_are_one_clear_line_and_change_nothing() {
+    let server = S3Server::start("real-bucket");
+    let env = Env::init();
+    env.set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    env.write("d/a.txt", "a\n");
+    env.ok(&["log", "m", "d"]);
+    let endpoint = server.endpoint();
+    let add = |name: &str, url: &str, endpoint: &str| {
+        env.ok(&[
+            "remote",
+            "add",
+            name,
+            url,
+            "--endpoint",
+            endpoint,
+            "--allow-http",
+        ]);
+    };
+    // A port nothing listens on.
+    add("dead", "s3://b", "http://127.0.0.1:9");
+    add("nobucket", "s3://missing-bucket", &endpoint);
+    add("wrongkey", "s3://real-bucket", &endpoint);
+    let before = env.store_snapshot();
+    let cases: [(&str, &str, &[(&str, &str)]); 3] = [
+        ("dead", "cannot reach remote `dead`", &[]),
+        (
+            "nobucket",
+            "bucket of `s3://missing-bucket` does not exist",
+            &[],
+        ),
+        (
+            "wrongkey",
+            "refused access",
+            &[("AWS_SECRET_ACCESS_KEY", "not-the-secret")],
+        ),
+    ];
+    for (remote, want, vars) in cases {
+        let mut cmd = env.art();
+        cmd.args(["push", remote]);
+        if vars.is_empty() {
+            cmd.env("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+        }
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{remote}: {err}");
+        assert!(err.contains(want), "{remote}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{remote}: {err}");
+        assert_eq!(env.store_snapshot(), before, "{remote} changed the store");
+    }
+
+    for (args, want) in [
+        (
+            &["push", "nope"][..],
+            "no remote named `nope` (remotes: dead, nobucket, wrongkey)",
+        ),
+        (
+            &["remote", "add", "x", "ftp://host/dir"],
+            "art does not support `ftp://` remotes",
+        ),
+        (&["remote", "add", "x", "s3://"], "no bucket"),
+        (
+            &["remote", "add", "dead", "/tmp/x"],
+            "remote `dead` already exists",
+        ),
+        (
+            &["remote", "add", "bad/name", "/tmp/x"],
+            "invalid remote name",
+        ),
+        (&["remote", "rm", "nope"], "no remote named `nope`"),
+    ] {
+        let err = env.fails(args, 1);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let none = Env::init();
+    let err = none.fails(&["push"], 1);
+    assert!(
+        err.contains("add one with `art remote add NAME URL`"),
+        "{err}"
+    );
+}
+
+/// The S3 test server with a store whose remote `origin` is a bucket on it.
+fn store_on_s3(bucket: &str) -> (S3Server, Env) {
+    let server = S3Server::start(bucket);
+    let env = Env::init();
+    env.set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    env.set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    env.ok(&[
+        "remote",
+        "add",
+        "origin",
+        &format!("s3://{bucket}"),
+        "--endpoint",
+        &server.endpoint(),
+        "--allow-http",
+    ]);
+    (server, env)
+}
+
+/// Local packs whose bytes the server holds identically, and the number of local packs.
+fn packs_on_server(env: &Env, server: &S3Server) -> (usize, usize) {
+    let snapshot = env.store_snapshot();
+    let local: Vec<&String> = snapshot
+        .keys()
+        .filter(|k| k.starts_with("packs/"))
+        .collect();
+    let same = local
+        .iter()
+        .filter(|rel| {
+            let here = std::fs::read(env.path(&format!(".artifacts/{rel}"))).expect("local pack");
+            std::fs::read(server.object_path(rel)).is_ok_and(|there| there == here)
+        })
+        .count();
+    (same, local.len())
+}
+
+#[test]
+fn a_pack_over_16_mib_goes_up_in_parts() {
+    let (server, env) = store_on_s3("large-packs");
+    env.write("d/weights.bin", noise(20 << 20, 4));
+    env.ok(&["log", "m", "d"]);
+    let tree = env.read_tree("d");
+    let pushed = env.json(&["push"]);
+    assert!(
+        pushed["bytes_uploaded"].as_u64() > Some(16 << 20),
+        "{pushed}"
+    );
+    let (same, total) = packs_on_server(&env, &server);
+    assert_eq!((same, total), (1, 1));
+    env.ok(&["gc", "--max", "0"]);
+    env.ok(&["checkout", "m", "out"]);
+    assert_eq!(env.read_tree("out"), tree);
+}
+
+#[test]
+fn a_killed_push_is_completed_by_the_next_one() {
+    let (server, env) = store_on_s3("killed-push");
+    env.ok(&["config", "set", "store.pack_size", "1MiB"]);
+    for i in 0..48u64 {
+        env.write(&format!("d/f{i:02}.bin"), noise(700_000, i));
+    }
+    env.ok(&["log", "m", "d"]);
+    let tree = env.read_tree("d");
+    let mut landed = 0;
+    for trial in 0..10 {
+        let mut child = env
+            .std_command()
+            .args(["push"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn push");
+        // Kill once the first packs are on the server.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while packs_on_server(&env, &server).0 == 0 && std::time::Instant::now() < deadline {
+            if child.try_wait().expect("poll").is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let _ = child.kill();
+        let status = child.wait().expect("wait");
+        let (there, total) = packs_on_server(&env, &server);
+        if status.code().is_none() && there < total {
+            landed += 1;
+            // The next push uploads exactly what is missing.
+            let done = env.json(&["push"]);
+            assert_eq!(done["packs_present"], there, "trial {trial}: {done}");
+            assert_eq!(
+                done["packs_uploaded"].as_u64(),
+                Some((total - there) as u64),
+                "trial {trial}: {done}"
+            );
+            assert_eq!(packs_on_server(&env, &server), (total, total));
+            break;
+        }
+        // The kill came too late: start again from an empty bucket.
+        std::fs::remove_dir_all(server.object_path("packs")).ok();
+        let db = rusqlite::Connection::open(env.path(".artifacts/index.db")).expect("index");
+        db.execute_batch("DELETE FROM remote_packs; UPDATE packs SET remote_state = NULL;")
+            .expect("forget the push");
+    }
+    assert_eq!(landed, 1, "no push was killed half-way in 10 trials");
+    assert!(env.ok(&["fsck"]).contains(": ok"));
+    env.ok(&["gc", "--max", "0"]);
+    env.ok(&["checkout", "m", "out"]);
+    assert_eq!(env.read_tree("out"), tree);
+}
+
+#[test]
+fn push_evict_and_checkout_through_moto() {
+    let Some(moto) = crate::s3::MotoServer::start("moto-bucket") else {
+        return;
+    };
+    let env = Env::init();
+    env.set_var("AWS_ACCESS_KEY_ID", "moto");
+    env.set_var("AWS_SECRET_ACCESS_KEY", "moto");
+    let trees = two_versions(&env);
+    for (name, bucket) in [("origin", "moto-bucket"), ("missing", "no-such-bucket")] {
+        env.ok(&[
+            "remote",
+            "add",
+            name,
+            &format!("s3://{bucket}/art"),
+            "--endpoint",
+            &moto.endpoint,
+            "--allow-http",
+        ]);
+    }
+    let err = env.fails(&["push", "missing"], 1);
+    assert!(err.contains("does not exist"), "{err}");
+    let pushed = env.json(&["push", "origin"]);
+    assert!(pushed["packs_uploaded"].as_u64() >= Some(1), "{pushed}");
+    assert_eq!(env.json(&["push", "origin"])["up_to_date"], true);
+    env.ok(&["gc", "--max", "0"]);
+    check_restores(&env, &trees);
+    assert!(env.ok(&["fsck"]).contains(": ok"));
+}
+
+#[test]
+fn fsck_of_a_remote_finds_missing_and_corrupt_packs() {
+    let env = Env::init();
+    two_versions(&env);
+    env.ok(&["remote", "add", "origin", "remote-dir"]);
+    env.ok(&["push"]);
+    let out = env.ok(&["fsck", "--remote", "origin", "--read-data"]);
+    assert!(out.ends_with(": ok\n"), "{out}");
+    env.ok(&["gc", "--max", "0"]);
+    let mut packs = crate::util::files_in(&env.path("remote-dir/packs"));
+    packs.sort();
+    assert!(packs.len() >= 2, "{packs:?}");
+    // One pack damaged, one gone: a size check finds the loss, a read finds both.
+    let mut bytes = std::fs::read(&packs[0]).expect("pack");
+    bytes[20] ^= 1;
+    std::fs::write(&packs[0], bytes).expect("damage");
+    std::fs::remove_file(&packs[1]).expect("lose");
+    let report = |args: &[&str]| {
+        let out = env.art().args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let sizes_only = report(&["fsck", "--remote", "origin"]);
+    assert!(
+        sizes_only.contains("is missing on `origin`"),
+        "{sizes_only}"
+    );
+    assert!(sizes_only.contains("1 problem(s)"), "{sizes_only}");
+    let text = report(&["fsck", "--remote", "origin", "--read-data"]);
+    assert!(
+        text.contains("is missing on `origin` (the only copy: evicted here)"),
+        "{text}"
+    );
+    assert!(text.contains("is corrupt: its bytes hash to"), "{text}");
+    assert!(text.contains("2 problem(s)"), "{text}");
+}
