@@ -92,6 +92,9 @@ impl Store {
     /// Unknown reference; SQLite errors.
     pub fn set_meta(&mut self, r: &Ref, opts: MetaOptions) -> Result<super::VersionInfo> {
         let (_, v) = self.resolve(r)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
+        // Read again under the write lock: a concurrent edit of other keys must not be lost.
+        let v = vq::version_by_id(&tx, v.id)?.unwrap_or(v);
         let description = match opts.description {
             Some(d) if d.is_empty() => None,
             Some(d) => Some(d),
@@ -104,7 +107,6 @@ impl Store {
         for k in &opts.unset {
             metadata.remove(k);
         }
-        let tx = records::begin(&mut self.conn, &self.dir)?;
         let entry = Entry::Meta {
             version: rq::record_of_version(&tx, v.id)?,
             description,

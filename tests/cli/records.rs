@@ -701,3 +701,71 @@ fn records_rebuild_reads_evicted_packs_from_the_remote() {
     );
     assert_fsck_clean(&env, "after the rebuild");
 }
+
+#[test]
+fn records_concurrent_commands_take_distinct_batch_numbers() {
+    let env = Env::init();
+    env.write("data/a.txt", "a");
+    env.ok(&["log", "m", "data"]);
+    let before = std::fs::read_dir(env.path(".artifacts/log"))
+        .expect("log dir")
+        .count();
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let root = env.root().to_owned();
+            std::thread::spawn(move || {
+                for i in 0..8 {
+                    let args: Vec<String> = if i % 2 == 0 {
+                        vec![
+                            "run".into(),
+                            "start".into(),
+                            "--name".into(),
+                            format!("w{w}-{i}"),
+                        ]
+                    } else {
+                        vec![
+                            "meta".into(),
+                            "set".into(),
+                            "m".into(),
+                            "--set".into(),
+                            format!("w{w}={i}"),
+                        ]
+                    };
+                    let out = Command::new(env!("CARGO_BIN_EXE_art"))
+                        .args(&args)
+                        .current_dir(&root)
+                        .env_remove("ART_STORE")
+                        .env_remove("ART_RUN")
+                        .output()
+                        .expect("run art");
+                    assert!(
+                        out.status.success(),
+                        "{args:?}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let after = std::fs::read_dir(env.path(".artifacts/log"))
+        .expect("log dir")
+        .count();
+    assert_eq!(after - before, 32, "one batch per command");
+    let live = state(&env, &env.path(".artifacts"));
+    assert_eq!(live["runs"].as_array().map(Vec::len), Some(16));
+    assert_eq!(
+        live["show m:v0"]["metadata"]
+            .as_object()
+            .map(serde_json::Map::len),
+        Some(4)
+    );
+    assert_same(
+        &live,
+        &rebuilt_state(&env, "copy"),
+        "after concurrent commands",
+    );
+    assert_fsck_clean(&env, "after concurrent commands");
+}
