@@ -294,6 +294,19 @@ impl Store {
                 sources.insert(e.digest, self.file_source(packs, &e.digest)?);
             }
         }
+        // Evicted packs this batch mostly needs come back whole; the index learns it at once
+        // (a pack file restored is as good as one never evicted).
+        let restored = packs.prefetch(sources.values().flat_map(FileSource::locations))?;
+        if !restored.is_empty() {
+            let tx = self
+                .conn
+                .unchecked_transaction()
+                .map_err(crate::index::Error::from)?;
+            for hash in &restored {
+                bq::mark_restored(&tx, hash)?;
+            }
+            tx.commit().map_err(crate::index::Error::from)?;
+        }
         Ok(sources)
     }
 

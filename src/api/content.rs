@@ -34,6 +34,10 @@ pub(crate) struct Packs {
     open: Mutex<HashMap<Digest, Arc<PackFile>>>,
     /// Evicted packs and the remotes holding them.
     evicted: HashMap<Digest, Vec<String>>,
+    /// Sizes of the evicted packs.
+    evicted_sizes: HashMap<Digest, u64>,
+    /// Evicted packs brought back whole by [`Packs::prefetch`]: local again.
+    restored: Mutex<std::collections::HashSet<Digest>>,
     specs: std::collections::BTreeMap<String, crate::remote::RemoteSpec>,
     remotes: Mutex<HashMap<String, Arc<crate::remote::Remote>>>,
 }
@@ -44,6 +48,12 @@ impl Packs {
             store_dir: store.dir.clone(),
             open: Mutex::new(HashMap::new()),
             evicted: bq::evicted_packs(&store.conn)?,
+            evicted_sizes: bq::all_packs(&store.conn)?
+                .into_iter()
+                .filter(|p| p.remote_state.as_deref() == Some("evicted"))
+                .map(|p| (p.hash, p.size))
+                .collect(),
+            restored: Mutex::new(std::collections::HashSet::new()),
             specs: store.config.remote.clone(),
             remotes: Mutex::new(HashMap::new()),
         })
@@ -77,10 +87,95 @@ impl Packs {
 
     /// Reads and verifies one blob.
     pub(crate) fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
-        if let Some(names) = self.evicted.get(&loc.pack_hash) {
+        if let Some(names) = self.evicted.get(&loc.pack_hash)
+            && !self
+                .restored
+                .lock()
+                .expect("restored lock")
+                .contains(&loc.pack_hash)
+        {
             return self.fetch(names, loc);
         }
         Ok(self.pack(&loc.pack_hash)?.read_blob(&loc.entry)?)
+    }
+
+    /// Brings back into `packs/` every evicted pack of which the blobs at `locs` fill at
+    /// least half: one whole download (checked against the pack's name) instead of a
+    /// ranged request per blob, which a checkout of many small files would otherwise make.
+    /// Packs needed less stay remote and are read blob by blob. Returns the packs restored.
+    pub(crate) fn prefetch<'a>(
+        &self,
+        locs: impl IntoIterator<Item = &'a BlobLocation>,
+    ) -> Result<Vec<Digest>> {
+        let mut needed: HashMap<Digest, u64> = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        for loc in locs {
+            if self.evicted.contains_key(&loc.pack_hash)
+                && seen.insert((loc.pack_hash, loc.entry.offset))
+            {
+                *needed.entry(loc.pack_hash).or_default() += u64::from(loc.entry.stored_len);
+            }
+        }
+        let mut restored = Vec::new();
+        for (hash, bytes) in needed {
+            let size = self.evicted_sizes.get(&hash).copied().unwrap_or(u64::MAX);
+            if bytes.saturating_mul(2) < size
+                || self.restored.lock().expect("restored lock").contains(&hash)
+            {
+                continue;
+            }
+            self.restore(&hash)?;
+            self.restored.lock().expect("restored lock").insert(hash);
+            restored.push(hash);
+        }
+        Ok(restored)
+    }
+
+    /// Downloads an evicted pack whole, verifies it and publishes it under `packs/`.
+    fn restore(&self, hash: &Digest) -> Result<()> {
+        let key = crate::remote::pack_key(hash);
+        let names = self
+            .evicted
+            .get(hash)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut last = None;
+        for name in names {
+            let bytes = match self.remote(name).and_then(|r| Ok(r.get(&key)?)) {
+                Ok(b) => b,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            };
+            if let Some(reason) = crate::store::pack_bytes_error(&bytes, hash) {
+                return Err(crate::remote::Error::Corrupt {
+                    remote: name.clone(),
+                    key,
+                    reason,
+                }
+                .into());
+            }
+            let dest = pack_path(&self.store_dir, hash);
+            let tmp_dir = self.store_dir.join("tmp");
+            let mut tmp = tempfile::Builder::new()
+                .prefix("pack-")
+                .suffix(".tmp")
+                .tempfile_in(&tmp_dir)
+                .map_err(crate::error::io("create a pack in", &tmp_dir))?;
+            tmp.write_all(&bytes)
+                .and_then(|()| tmp.as_file().sync_all())
+                .map_err(crate::error::io("write", tmp.path()))?;
+            let parent = dest.parent().expect("pack paths have a parent");
+            std::fs::create_dir_all(parent)
+                .map_err(crate::error::io("create directory", parent))?;
+            crate::store::pack::publish(tmp.path(), &dest)?;
+            crate::store::pack::sync_dir(parent)?;
+            return Ok(());
+        }
+        Err(last.unwrap_or_else(|| {
+            Error::MissingContent(format!("pack {hash} (evicted, and no remote holds it)"))
+        }))
     }
 
     /// Reads a blob of an evicted pack from the first remote that answers.

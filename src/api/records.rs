@@ -156,23 +156,20 @@ struct Replay {
 /// `gc --max`): connected and listed on first need, once per rebuild.
 struct RemotePacks {
     specs: std::collections::BTreeMap<String, crate::remote::RemoteSpec>,
-    listed: Option<
-        Vec<(
-            crate::remote::Remote,
-            std::collections::HashMap<String, u64>,
-        )>,
-    >,
+    listed: Option<Vec<Listing>>,
 }
 
+/// A connected remote and the pack keys it lists, with their sizes.
+type Listing = (
+    crate::remote::Remote,
+    std::collections::HashMap<String, u64>,
+);
+
 impl RemotePacks {
-    /// The remotes that list `key`, with its size there, connecting (and noting failures) the
-    /// first time.
-    fn holding(
-        &mut self,
-        key: &str,
-        notes: &mut Vec<String>,
-    ) -> Vec<(&crate::remote::Remote, u64)> {
-        let listed = self.listed.get_or_insert_with(|| {
+    /// Every reachable remote with the pack keys (and sizes) it lists, connecting and listing
+    /// (and noting failures) the first time.
+    fn listed(&mut self, notes: &mut Vec<String>) -> &[Listing] {
+        self.listed.get_or_insert_with(|| {
             let mut out = Vec::new();
             for (name, spec) in &self.specs {
                 let listed = crate::remote::Remote::connect(name, spec).and_then(|r| {
@@ -185,12 +182,38 @@ impl RemotePacks {
                 }
             }
             out
-        });
-        listed
+        })
+    }
+
+    /// The remotes that list `key`, with its size there.
+    fn holding(
+        &mut self,
+        key: &str,
+        notes: &mut Vec<String>,
+    ) -> Vec<(&crate::remote::Remote, u64)> {
+        self.listed(notes)
             .iter()
             .filter_map(|(r, keys)| keys.get(key).map(|size| (r, *size)))
             .collect()
     }
+}
+
+/// After a rebuild's replay: records which remote holds each indexed pack (what push would
+/// find there), so packs a remote holds are evictable again and evicted ones name their
+/// remotes.
+fn record_remote_packs(conn: &Connection, r: &mut Replay) -> Result<()> {
+    let Some(remotes) = r.remotes.as_mut() else {
+        return Ok(());
+    };
+    let packs = bq::all_packs(conn)?;
+    for (remote, keys) in remotes.listed(&mut r.notes) {
+        for p in &packs {
+            if keys.contains_key(&crate::remote::pack_key(&p.hash)) {
+                bq::record_remote_pack(conn, remote.name(), &p.hash)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A pack found on a remote: its trailer, and the chunk lists its chunk-list blobs hold.
@@ -694,6 +717,7 @@ pub(crate) fn rebuild_locked(
     let mut conn = crate::index::open(&tmp)?;
     let tx = conn.transaction().map_err(crate::index::Error::from)?;
     let (checkpoint, seq) = replay(&dir, &tx, &mut r)?;
+    record_remote_packs(&tx, &mut r)?;
     let notes = r.notes;
     tx.commit().map_err(crate::index::Error::from)?;
     let count = |table: &str| -> Result<u64> {

@@ -335,7 +335,7 @@ impl Store {
                 Some(_) if read_data => {
                     let bytes = remote.get(&key)?;
                     read += 1;
-                    if let Some(reason) = pack_checksum_error(&bytes, hash) {
+                    if let Some(reason) = crate::store::pack_bytes_error(&bytes, hash) {
                         problems.push(format!(
                             "pack `{hash}` on `{name}` is corrupt: {reason}{only_copy}"
                         ));
@@ -366,16 +366,4 @@ impl Store {
             notes,
         })
     }
-}
-
-/// Why `bytes` are not the pack named `name` (its BLAKE3, also in its last 32 bytes), if so.
-fn pack_checksum_error(bytes: &[u8], name: &Digest) -> Option<String> {
-    let Some(body_len) = bytes.len().checked_sub(32) else {
-        return Some("too short to be a pack".into());
-    };
-    let actual = Digest::of(&bytes[..body_len]);
-    if actual != *name || bytes[body_len..] != *name.as_bytes() {
-        return Some(format!("its bytes hash to {}", actual.short(16)));
-    }
-    None
 }

@@ -395,6 +395,18 @@ pub fn evicted_packs(conn: &Connection) -> Result<std::collections::HashMap<Dige
     Ok(out)
 }
 
+/// Records that an evicted pack is back in `packs/` (still held by its remotes).
+///
+/// # Errors
+/// SQLite errors.
+pub fn mark_restored(conn: &Connection, hash: &Digest) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE packs SET remote_state = 'synced' WHERE hash = ?1 AND remote_state = 'evicted'",
+    )?
+    .execute([hash.as_bytes()])?;
+    Ok(())
+}
+
 /// Hashes of the packs `remote` is known to hold.
 ///
 /// # Errors

@@ -10,6 +10,6 @@ pub use chunker::{CHUNK_THRESHOLD, Chunker, MAX_CHUNK, chunk_list_decode, chunk_
 pub use compress::{Codec, compress, decompress};
 pub use error::{Error, Result};
 pub use pack::{
-    BlobKind, NewPacks, PackEntry, PackFile, PackOutcome, Packer, decode_blob, pack_path,
-    read_trailer_with,
+    BlobKind, NewPacks, PackEntry, PackFile, PackOutcome, Packer, decode_blob, pack_bytes_error,
+    pack_path, read_trailer_with,
 };

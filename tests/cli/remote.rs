@@ -132,27 +132,43 @@ fn push_to_s3_evict_and_read_back() {
 #[test]
 fn a_corrupt_remote_pack_is_refused() {
     let env = Env::init();
-    env.write("d/a.bin", noise(200_000, 3));
+    env.write("d/big.bin", noise(600_000, 3));
+    env.write("d/small.bin", noise(5_000, 4));
+    env.ok(&["log", "m", "d"]);
+    std::fs::remove_file(env.path("d/big.bin")).expect("rm");
     env.ok(&["log", "m", "d"]);
     env.ok(&["remote", "add", "origin", "remote-dir"]);
     env.ok(&["push"]);
     env.ok(&["gc", "--max", "0"]);
-    // Flip a byte inside the blob on the remote.
-    let pack_files = crate::util::files_in(&env.path("remote-dir/packs"));
-    assert_eq!(pack_files.len(), 1);
-    let mut bytes = std::fs::read(&pack_files[0]).expect("pack");
-    bytes[100] ^= 0xff;
-    std::fs::write(&pack_files[0], bytes).expect("corrupt pack");
+    // Damage every blob of the pack holding the files (v1's manifest is in another one).
+    let data_pack = crate::util::files_in(&env.path("remote-dir/packs"))
+        .into_iter()
+        .max_by_key(|p| std::fs::metadata(p).expect("pack").len())
+        .expect("packs on the remote");
+    let mut bytes = std::fs::read(&data_pack).expect("pack");
+    for i in (200..bytes.len() - 4_000).step_by(1_000) {
+        bytes[i] ^= 0xff;
+    }
+    std::fs::write(&data_pack, bytes).expect("corrupt pack");
 
-    let err = env.fails(&["checkout", "m", "out"], 1);
-    assert!(err.contains("is corrupt"), "{err}");
+    // v0 needs most of the pack: it is downloaded whole and refused by its checksum.
+    let err = env.fails(&["checkout", "m:v0", "out0"], 1);
     assert!(
-        err.contains("remote-dir") || err.contains("origin:"),
+        err.contains("remote `origin`: `packs/") && err.contains("is invalid (its bytes hash to"),
         "{err}"
     );
+    // v1 needs one small blob of it: read by range and refused by the blob's hash.
+    let err = env.fails(&["checkout", "m:v1", "out1"], 1);
     assert!(
-        !env.path("out/a.bin").exists(),
-        "no file is written from bad bytes"
+        err.contains("is corrupt") && err.contains("origin:packs/"),
+        "{err}"
+    );
+    for file in ["out0/big.bin", "out0/small.bin", "out1/small.bin"] {
+        assert!(!env.path(file).exists(), "{file} written from bad bytes");
+    }
+    assert!(
+        env.ok(&["fsck"]).contains(": ok"),
+        "the local store is intact"
     );
 }
 

@@ -10,8 +10,9 @@ mod read;
 mod write;
 
 pub use format::{BlobKind, PACK_FORMAT, PackEntry};
-pub use read::{PackFile, decode_blob, read_trailer_with};
+pub use read::{PackFile, decode_blob, pack_bytes_error, read_trailer_with};
 pub use write::{NewPacks, PackOutcome, Packer};
+pub(crate) use write::{publish, sync_dir};
 
 use crate::model::Digest;
 use std::path::{Path, PathBuf};

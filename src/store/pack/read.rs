@@ -185,6 +185,20 @@ pub fn read_trailer_with(
     Ok((entries, checksum))
 }
 
+/// Why `bytes` are not the pack named `name` (their BLAKE3 without the last 32 bytes, which
+/// is also what the footer holds), or `None` when they are.
+#[must_use]
+pub fn pack_bytes_error(bytes: &[u8], name: &Digest) -> Option<String> {
+    let Some(body_len) = bytes.len().checked_sub(32) else {
+        return Some("too short to be a pack".into());
+    };
+    let actual = Digest::of(&bytes[..body_len]);
+    if actual != *name || bytes[body_len..] != *name.as_bytes() {
+        return Some(format!("its bytes hash to {}", actual.short(16)));
+    }
+    None
+}
+
 /// Turns a blob's stored bytes (read from a pack here or fetched from a remote) into its raw
 /// bytes: decompressed without ever exceeding the declared length, then checked against the
 /// entry's hash. `origin` names where the bytes came from in errors.

@@ -108,7 +108,7 @@ impl OpenPack {
 /// Moves `tmp` to `dest` without replacing a file already there (a hard link, then the
 /// temporary name is removed). Returns whether `dest` was created: only a pack this command
 /// created may be removed when the command fails, since an existing one may be indexed.
-fn publish(tmp: &Path, dest: &Path) -> Result<bool> {
+pub(crate) fn publish(tmp: &Path, dest: &Path) -> Result<bool> {
     match std::fs::hard_link(tmp, dest) {
         Ok(()) => {
             std::fs::remove_file(tmp).map_err(io("remove temporary pack", tmp))?;
