@@ -27,6 +27,9 @@ impl FileSource {
     }
 }
 
+/// An evicted pack from which a step needs more blobs than this is downloaded whole.
+const RANGED_READS_AT_MOST: u64 = 8;
+
 /// Open pack files, shared by worker threads. A pack evicted to remotes is read from them,
 /// one ranged request per blob, each blob verified like a local one.
 pub(crate) struct Packs {
@@ -100,26 +103,29 @@ impl Packs {
     }
 
     /// Brings back into `packs/` every evicted pack of which the blobs at `locs` fill at
-    /// least half: one whole download (checked against the pack's name) instead of a
-    /// ranged request per blob, which a checkout of many small files would otherwise make.
-    /// Packs needed less stay remote and are read blob by blob. Returns the packs restored.
+    /// least half, or that many of them come from: one whole download (checked against the
+    /// pack's name) instead of a ranged request per blob, which a checkout of many small
+    /// files would otherwise make by the thousand. Packs needed for a few blobs stay remote
+    /// and are read blob by blob (one file of a large version). Returns the packs restored.
     pub(crate) fn prefetch<'a>(
         &self,
         locs: impl IntoIterator<Item = &'a BlobLocation>,
     ) -> Result<Vec<Digest>> {
-        let mut needed: HashMap<Digest, u64> = HashMap::new();
+        let mut needed: HashMap<Digest, (u64, u64)> = HashMap::new();
         let mut seen = std::collections::HashSet::new();
         for loc in locs {
             if self.evicted.contains_key(&loc.pack_hash)
                 && seen.insert((loc.pack_hash, loc.entry.offset))
             {
-                *needed.entry(loc.pack_hash).or_default() += u64::from(loc.entry.stored_len);
+                let n = needed.entry(loc.pack_hash).or_default();
+                n.0 += u64::from(loc.entry.stored_len);
+                n.1 += 1;
             }
         }
         let mut restored = Vec::new();
-        for (hash, bytes) in needed {
+        for (hash, (bytes, blobs)) in needed {
             let size = self.evicted_sizes.get(&hash).copied().unwrap_or(u64::MAX);
-            if bytes.saturating_mul(2) < size
+            if (bytes.saturating_mul(2) < size && blobs < RANGED_READS_AT_MOST)
                 || self.restored.lock().expect("restored lock").contains(&hash)
             {
                 continue;
