@@ -34,7 +34,7 @@ pub enum Error {
     #[error("no art store found in `{}` or any parent; run `art init` or pass --store", .0.display())]
     NoStore(PathBuf),
     /// `--store` or `ART_STORE` names something that is not a store.
-    #[error("`{}` is not an art store (no index.db); run `art init` there or fix --store/ART_STORE", .0.display())]
+    #[error("`{}` is not an art store (no config.toml and packs/); run `art init` there or fix --store/ART_STORE", .0.display())]
     NotAStore(PathBuf),
     /// The store was written by a newer art.
     #[error("store `{}` has format {found}, newer than this art supports ({supported}); upgrade art", path.display())]
@@ -233,6 +233,13 @@ pub enum Error {
         /// What went wrong.
         source: Box<Error>,
     },
+    /// The index of a store made before the record log cannot be rebuilt: nothing but the
+    /// index holds its history.
+    #[error("store `{}` has no record log yet (format 1, made by an older art), so its index cannot be rebuilt; restore `index.db` from a backup", .0.display())]
+    NoRecordLog(PathBuf),
+    /// A log batch number was taken by a process that did not hold the index's write lock.
+    #[error("log entry `{}` already exists; another art process wrote it without the index lock: retry", .0.display())]
+    LogConflict(PathBuf),
     /// The user asked art to stop.
     #[error("interrupted; the store is unchanged")]
     Interrupted,

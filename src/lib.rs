@@ -4,8 +4,9 @@
 //! directories. Each **version** (`NAME:vN`) is an immutable snapshot whose file list, the
 //! **manifest**, is named by its BLAKE3 digest. File content is cut into **blobs** (whole
 //! small files, FastCDC chunks of large ones), compressed with zstd and appended to
-//! **packs**; a SQLite index records where every blob is, plus versions and **aliases**
-//! (`latest`, `best`, …).
+//! **packs**; an append-only **record log** (`.artifacts/log/`) records versions, **aliases**
+//! (`latest`, `best`, …), metadata, deletions, runs and lineage, and a SQLite index, rebuilt
+//! from packs and log at will, answers queries.
 //!
 //! ```
 //! # fn main() -> art::Result<()> {
@@ -34,10 +35,11 @@ pub mod remote;
 pub mod store;
 pub mod worktree;
 
+pub use api::find_store_dir;
 pub use api::{
     AliasOutcome, ArtifactSummary, CheckoutMode, CheckoutOptions, CheckoutOutcome, Config,
     DiffOutcome, DiffTarget, FileInfo, FsckOutcome, InitOutcome, LogOptions, LogOutcome,
-    MetaOptions, NoProgress, Progress, Store, VerifyOutcome, VersionInfo,
+    MetaOptions, NoProgress, Progress, RebuildOutcome, Store, VerifyOutcome, VersionInfo,
 };
 pub use api::{
     BestRunOptions, BestRunOutcome, FinishOptions, LineageOptions, RunInfo, RunOptions,

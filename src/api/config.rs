@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// The store layout this build reads and writes; stores with a higher number are refused.
-pub const STORE_FORMAT: u32 = 1;
+pub const STORE_FORMAT: u32 = 2;
 
 /// Settings read from `.artifacts/config.toml`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -10,9 +10,10 @@ use super::content::Packs;
 use crate::error::{Error, Result, io};
 use crate::gc::{PackFate, PackUsage, Rules, pack_fates, pinned_bytes, size_after};
 use crate::index::blob_queries as bq;
+use crate::index::record_queries as rq;
 use crate::index::version_queries as vq;
 use crate::index::{VersionRow, VersionState};
-use crate::model::{AliasName, ArtifactName, Digest, EntryKind, Ref, Span, now_ms};
+use crate::model::{AliasName, ArtifactName, Digest, Entry, EntryKind, Ref, Span, now_ms};
 use crate::store::{PackFile, Packer, pack_path};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -212,7 +213,12 @@ impl Store {
             None => self.config.gc.grace_span()?,
         };
         self.lock_exclusive()?;
-        let result = self.gc_locked(opts, grace);
+        // A command killed after its log write while this one waited for the lock left a
+        // batch the index lacks: the plan must see the versions (and packs) it adds, or their
+        // blobs would look dead.
+        let result = self
+            .catch_up_on_open()
+            .and_then(|()| self.gc_locked(opts, grace));
         self.lock_shared_again()?;
         result
     }
@@ -224,7 +230,6 @@ impl Store {
         for v in vq::versions_to_keep(&self.conn, now - grace.0)? {
             reach.add_version(&v, &mut live)?;
         }
-        let chunk_lists = std::mem::take(&mut reach.chunk_lists);
         drop(reach);
 
         let rows = bq::all_packs(&self.conn)?;
@@ -319,38 +324,53 @@ impl Store {
         let new_packs = packer.finish()?;
 
         // 2. One transaction: forget old packs and dead blobs, record the new packs.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(crate::index::Error::from)?;
+        let tx = super::records::begin(&mut self.conn, &self.dir)?;
+        let mut removed = Vec::new();
+        let mut forgotten = Vec::new();
         for (p, fate) in packs.iter().zip(&fates) {
             match fate {
-                PackFate::Delete | PackFate::Repack => bq::delete_pack(&tx, p.id)?,
+                PackFate::Delete | PackFate::Repack => removed.push(p.hash),
+                // Eviction is the remote layer's bookkeeping: a local cache state, not logged.
                 PackFate::Evict => bq::set_remote_state(&tx, p.id, Some("evicted"))?,
                 PackFate::Keep => {}
             }
-        }
-        bq::insert_packs(&tx, new_packs.packs(), now)?;
-        for (p, fate) in packs.iter().zip(&fates) {
             if matches!(fate, PackFate::Keep | PackFate::Evict)
                 && let Some(dead) = dead_blobs.get(&p.id)
             {
-                bq::delete_blobs(&tx, dead)?;
+                forgotten.extend(dead.iter().copied());
             }
         }
-        let dead_lists: Vec<Digest> = chunk_lists
-            .iter()
-            .filter(|(_, list)| !live.contains(list))
-            .map(|(file, _)| *file)
-            .collect();
-        bq::delete_chunk_lists(&tx, &dead_lists)?;
-        // Stat cache rows vouch for content without a lookup, so none may outlive it.
-        crate::index::stat_queries::forget_unstored(&tx)?;
-        // Deleted versions past the grace period had their content collected just now: later
-        // gcs must not read their manifests.
-        vq::mark_collected(&tx, now - grace.0, now)?;
-        tx.commit().map_err(crate::index::Error::from)?;
+        // Deleted versions past the grace period have their content collected now: later gcs
+        // must not read their manifests, and a rebuild must know it too.
+        let collected = rq::versions_to_collect(&tx, now - grace.0)?;
+        let changed = !removed.is_empty()
+            || !new_packs.packs().is_empty()
+            || !forgotten.is_empty()
+            || !collected.is_empty();
+        let mut entries = Vec::new();
+        if !removed.is_empty() {
+            entries.push(Entry::PacksRemoved { packs: removed });
+        }
+        if !new_packs.packs().is_empty() {
+            entries.push(Entry::Packs {
+                packs: new_packs.packs().iter().map(|p| p.hash).collect(),
+            });
+        }
+        if !forgotten.is_empty() {
+            forgotten.sort_unstable();
+            entries.push(Entry::BlobsForgotten { blobs: forgotten });
+        }
+        for id in collected {
+            entries.push(Entry::Collected {
+                version: rq::record_of_version(&tx, id)?,
+            });
+        }
+        // Applying them forgets the packs and blobs, the chunk lists of dead content and the
+        // stat cache rows vouching for it (`log` trusts those without a lookup).
+        super::records::append(&self.dir, &tx, now, entries)?;
+        // The log names the new packs now: they stay even if the commit fails.
         new_packs.keep();
+        tx.commit().map_err(crate::index::Error::from)?;
 
         // 3. Only now remove files; a crash here leaves unreferenced packs for the next gc.
         for (p, fate) in packs.iter().zip(&fates) {
@@ -368,6 +388,9 @@ impl Store {
             remove_file(&path)?;
         }
         outcome.freed = size_before.saturating_sub(size_after) + outcome.debris_bytes;
+        // Replay of the log starts from the newest checkpoint, so it stays bounded by what
+        // changed since the last gc.
+        self.write_checkpoint(changed)?;
         Ok(outcome)
     }
 
@@ -481,34 +504,42 @@ impl Store {
             return Ok(outcome);
         }
         let now = now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(crate::index::Error::from)?;
-        let mut artifacts = BTreeMap::new();
+        let tx = super::records::begin(&mut self.conn, &self.dir)?;
+        // Where `latest` was, per artifact touched: it moves when its version goes.
+        let mut latest_before = BTreeMap::new();
+        let mut entries = Vec::new();
         for (a, v) in &targets {
-            for alias in vq::remove_aliases_of(&tx, v.id)? {
+            for alias in vq::aliases_by_version(&tx, a.id)?
+                .remove(&v.id)
+                .unwrap_or_default()
+            {
                 if alias != AliasName::LATEST {
                     outcome.aliases_removed.push(format!("{}:{alias}", a.name));
                 }
             }
-            vq::set_state(&tx, v.id, VersionState::Deleted, now)?;
-            artifacts.insert(a.id, a.name.clone());
+            if let std::collections::btree_map::Entry::Vacant(e) = latest_before.entry(a.id) {
+                e.insert((
+                    a.name.clone(),
+                    vq::alias_target(&tx, a.id, AliasName::LATEST)?,
+                ));
+            }
+            entries.push(Entry::Delete {
+                version: rq::record_of_version(&tx, v.id)?,
+            });
         }
-        for (id, name) in artifacts {
-            if vq::alias_target(&tx, id, AliasName::LATEST)?.is_some() {
+        super::records::append(&self.dir, &tx, now, entries)?;
+        let deleted: HashSet<i64> = targets.iter().map(|(_, v)| v.id).collect();
+        for (id, (name, before)) in latest_before {
+            if before.is_some_and(|b| !deleted.contains(&b)) {
                 continue;
             }
-            let newest = vq::versions_of(&tx, id)?
-                .into_iter()
-                .rev()
-                .find(|v| v.state != VersionState::Deleted);
-            if let Some(v) = &newest {
-                vq::set_alias(&tx, id, &AliasName::latest(), v.id)?;
-            }
+            let latest = vq::alias_target(&tx, id, AliasName::LATEST)?
+                .map(|v| vq::version_by_id(&tx, v))
+                .transpose()?
+                .flatten();
             outcome
                 .latest
-                .insert(name, newest.map(|v| format!("v{}", v.idx)));
+                .insert(name, latest.map(|v| format!("v{}", v.idx)));
         }
         tx.commit().map_err(crate::index::Error::from)?;
         Ok(outcome)

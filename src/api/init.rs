@@ -39,7 +39,7 @@ impl Store {
             .prefix(".artifacts-init-")
             .tempdir_in(&path)
             .map_err(io("create store in", &path))?;
-        for sub in ["packs", "tmp"] {
+        for sub in ["packs", "tmp", super::records::LOG_DIR] {
             std::fs::create_dir(staging.path().join(sub))
                 .map_err(io("create directory", staging.path()))?;
         }

@@ -4,16 +4,16 @@
 use super::Store;
 use crate::error::{Error, Result, io};
 use crate::index::blob_queries as bq;
+use crate::index::record_queries as rq;
 use crate::index::stat_queries as sq;
 use crate::index::version_queries as vq;
-use crate::index::{ReadPool, StatEntry, VersionRow, VersionState};
+use crate::index::{ReadPool, StatEntry};
 use crate::model::{
-    AliasName, ArtifactName, ArtifactType, CanonicalReader, Digest, DigestSet, ManifestEntry,
-    now_ms,
+    AliasName, ArtifactName, ArtifactType, CanonicalReader, Digest, DigestSet, Entry,
+    ManifestEntry, VersionRecord, now_ms,
 };
 use crate::store::{
-    BlobKind, CHUNK_THRESHOLD, Chunker, Codec, PackFile, Packer, chunk_list_encode, compress,
-    pack_path,
+    BlobKind, CHUNK_THRESHOLD, Chunker, Codec, Packer, chunk_list_encode, compress,
 };
 use crate::worktree::{FileStat, Scan, ScannedEntry, ScannedKind, scan_dir, scan_named, stat_of};
 use rayon::prelude::*;
@@ -110,8 +110,6 @@ struct Ingest<'a> {
     readers: ReadPool,
     /// Blobs this log has claimed (written or being written).
     claimed: Mutex<DigestSet>,
-    /// `(file digest, chunk list)` of the large files this log chunked.
-    chunk_lists: Mutex<Vec<(Digest, Digest)>>,
     packer: Mutex<Packer>,
     level: i32,
     new_blobs: AtomicU64,
@@ -218,10 +216,6 @@ impl Ingest<'_> {
         let list = chunk_list_encode(&digest, &chunks);
         let list_hash = Digest::of(&list);
         self.put(list_hash, BlobKind::ChunkList, &list)?;
-        self.chunk_lists
-            .lock()
-            .expect("chunk list lock")
-            .push((digest, list_hash));
         Ok((digest, size))
     }
 
@@ -395,7 +389,6 @@ impl Store {
         let ingest = Ingest {
             readers: ReadPool::new(&self.dir.join("index.db")),
             claimed: Mutex::new(DigestSet::default()),
-            chunk_lists: Mutex::new(Vec::new()),
             packer: Mutex::new(
                 Packer::new(&self.dir, self.config.store.pack_size).without_entries(),
             ),
@@ -466,25 +459,12 @@ impl Store {
         drop(ingest.readers);
         drop(ingest.claimed);
         self.check_interrupt()?;
-        // The entries to index come back from the durable pack trailers.
-        let mut packs = packs;
-        for pack in packs.packs_mut() {
-            let file = PackFile::at(&pack_path(&self.dir, &pack.hash))?;
-            pack.entries = file.read_trailer()?.0;
-        }
 
         let now = now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(crate::index::Error::from)?;
+        let tx = super::records::begin(&mut self.conn, &self.dir)?;
         if let Some(id) = &run {
             // It may have been finished meanwhile.
             super::run::open_run_in(&tx, id, "log to")?;
-        }
-        bq::insert_packs(&tx, packs.packs(), now)?;
-        for (file, list) in ingest.chunk_lists.into_inner().expect("chunk list lock") {
-            bq::insert_chunk_list(&tx, &file, &list)?;
         }
         let reused = ingest.reused.into_inner().expect("reused lock");
         bq::touch_packs(&tx, reused, now)?;
@@ -493,65 +473,81 @@ impl Store {
             let entry = stat_entry(e.stat, digest, started_ns);
             sq::put(&tx, key_bytes(&scan.abs(i)), &entry)?;
         }
-        let artifact = if let Some(a) = vq::try_artifact(&tx, opts.name.as_str())? {
-            if let Some(t) = &opts.kind
-                && a.kind != t.as_str()
-            {
-                return Err(Error::TypeMismatch {
-                    name: a.name,
-                    existing: a.kind,
-                    given: t.to_string(),
-                });
-            }
-            a
-        } else {
-            let kind = opts
-                .kind
-                .clone()
-                .unwrap_or_else(|| DEFAULT_TYPE.parse().expect("valid default type"));
-            let id = vq::insert_artifact(&tx, &opts.name, &kind, now)?;
-            vq::try_artifact(&tx, opts.name.as_str())?.ok_or(crate::index::Error::Corrupt(
-                format!("artifact {id} vanished"),
-            ))?
-        };
-        let latest = match vq::alias_target(&tx, artifact.id, AliasName::LATEST)? {
-            Some(id) => vq::version_by_id(&tx, id)?,
+        let existing = vq::try_artifact(&tx, opts.name.as_str())?;
+        if let (Some(a), Some(t)) = (&existing, &opts.kind)
+            && a.kind != t.as_str()
+        {
+            return Err(Error::TypeMismatch {
+                name: a.name.clone(),
+                existing: a.kind.clone(),
+                given: t.to_string(),
+            });
+        }
+        let latest = match &existing {
+            Some(a) => match vq::alias_target(&tx, a.id, AliasName::LATEST)? {
+                Some(id) => vq::version_by_id(&tx, id)?,
+                None => None,
+            },
             None => None,
         };
-        let (version_id, idx, unchanged) = match latest {
-            Some(v) if v.digest == digest => (v.id, v.idx, true),
+        // What the user recorded goes to the log first; the index applies the same entries,
+        // learning the new packs' blobs (and chunk lists) from their durable trailers.
+        let mut entries = Vec::new();
+        if !packs.packs().is_empty() {
+            entries.push(Entry::Packs {
+                packs: packs.packs().iter().map(|p| p.hash).collect(),
+            });
+        }
+        let (record, idx, unchanged) = match latest {
+            Some(v) if v.digest == digest => (rq::record_of_version(&tx, v.id)?, v.idx, true),
             _ => {
-                let idx = vq::next_index(&tx, artifact.id)?;
-                let row = VersionRow {
-                    id: 0,
-                    artifact_id: artifact.id,
-                    idx,
+                let idx = match &existing {
+                    Some(a) => vq::next_index(&tx, a.id)?,
+                    None => 0,
+                };
+                let kind = match (&existing, &opts.kind) {
+                    (Some(a), _) => a.kind.clone(),
+                    (None, Some(t)) => t.to_string(),
+                    (None, None) => DEFAULT_TYPE.to_owned(),
+                };
+                let record = VersionRecord {
+                    id: super::records::new_ulid(now),
+                    artifact: opts.name.to_string(),
+                    kind,
+                    number: idx,
                     digest,
-                    state: VersionState::Committed,
+                    created: now,
+                    run: run.clone(),
+                    source_path,
                     description: opts.description.clone(),
                     metadata: opts.metadata.clone(),
-                    source_path,
                     size: total_size,
-                    file_count: files,
-                    created_at: now,
-                    updated_at: now,
-                    logged_by_run: run.clone(),
-                    collected_at: None,
+                    files,
                 };
-                let id = vq::insert_version(&tx, &row)?;
-                vq::set_alias(&tx, artifact.id, &AliasName::latest(), id)?;
+                let id = record.id.clone();
+                entries.push(Entry::Version(record));
                 (id, idx, false)
             }
         };
         for alias in &opts.aliases {
-            vq::set_alias(&tx, artifact.id, alias, version_id)?;
+            entries.push(Entry::AliasSet {
+                version: record.clone(),
+                alias: alias.to_string(),
+            });
         }
+        super::records::append(&self.dir, &tx, now, entries)?;
+        // The log names the packs now: they must stay even if the commit fails (the next
+        // open applies the batch).
+        let stored_bytes = packs.bytes();
+        packs.keep();
+        let artifact = vq::try_artifact(&tx, opts.name.as_str())?.ok_or_else(|| {
+            crate::index::Error::Corrupt(format!("artifact `{}` vanished", opts.name))
+        })?;
+        let version_id = rq::version_of_record(&tx, &record)?.id;
         let aliases = vq::aliases_by_version(&tx, artifact.id)?
             .remove(&version_id)
             .unwrap_or_default();
         tx.commit().map_err(crate::index::Error::from)?;
-        let stored_bytes = packs.bytes();
-        packs.keep();
 
         Ok(LogOutcome {
             reference: format!("{}:v{idx}", artifact.name),

@@ -1,9 +1,10 @@
 //! Aliases and metadata: `art alias set|rm`, `art meta set`.
 
-use super::Store;
+use super::{Store, records};
 use crate::error::{Error, Result};
+use crate::index::record_queries as rq;
 use crate::index::version_queries as vq;
-use crate::model::{AliasName, ArtifactName, Ref, now_ms};
+use crate::model::{AliasName, ArtifactName, Entry, Ref, now_ms};
 
 /// What an alias change did.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -39,14 +40,15 @@ impl Store {
     /// Unknown reference; SQLite errors.
     pub fn set_alias(&mut self, r: &Ref, alias: &AliasName) -> Result<AliasOutcome> {
         let (a, v) = self.resolve(r)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(crate::index::Error::from)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
         let previous = vq::alias_target(&tx, a.id, alias.as_str())?
             .and_then(|id| vq::version_by_id(&tx, id).ok().flatten())
             .map(|p| p.idx);
-        vq::set_alias(&tx, a.id, alias, v.id)?;
+        let entry = Entry::AliasSet {
+            version: rq::record_of_version(&tx, v.id)?,
+            alias: alias.to_string(),
+        };
+        records::append(&self.dir, &tx, now_ms(), vec![entry])?;
         tx.commit().map_err(crate::index::Error::from)?;
         Ok(AliasOutcome {
             name: a.name,
@@ -62,15 +64,20 @@ impl Store {
     /// Unknown artifact or alias; `latest` and `vN` cannot be removed.
     pub fn remove_alias(&mut self, name: &ArtifactName, alias: &AliasName) -> Result<AliasOutcome> {
         let a = self.artifact(name.as_str())?;
-        let previous = vq::alias_target(&self.conn, a.id, alias.as_str())?
-            .and_then(|id| vq::version_by_id(&self.conn, id).ok().flatten())
-            .map(|p| p.idx);
-        if !vq::remove_alias(&self.conn, a.id, alias.as_str())? {
+        let tx = records::begin(&mut self.conn, &self.dir)?;
+        let Some(previous) = vq::alias_target(&tx, a.id, alias.as_str())? else {
             return Err(Error::UnknownVersion {
                 reference: format!("{}:{}", a.name, alias),
-                known: vq::alias_names(&self.conn, a.id)?,
+                known: vq::alias_names(&tx, a.id)?,
             });
-        }
+        };
+        let previous = vq::version_by_id(&tx, previous)?.map(|p| p.idx);
+        let entry = Entry::AliasRm {
+            artifact: a.name.clone(),
+            alias: alias.to_string(),
+        };
+        records::append(&self.dir, &tx, now_ms(), vec![entry])?;
+        tx.commit().map_err(crate::index::Error::from)?;
         Ok(AliasOutcome {
             name: a.name,
             alias: alias.to_string(),
@@ -85,6 +92,9 @@ impl Store {
     /// Unknown reference; SQLite errors.
     pub fn set_meta(&mut self, r: &Ref, opts: MetaOptions) -> Result<super::VersionInfo> {
         let (_, v) = self.resolve(r)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
+        // Read again under the write lock: a concurrent edit of other keys must not be lost.
+        let v = vq::version_by_id(&tx, v.id)?.unwrap_or(v);
         let description = match opts.description {
             Some(d) if d.is_empty() => None,
             Some(d) => Some(d),
@@ -97,13 +107,13 @@ impl Store {
         for k in &opts.unset {
             metadata.remove(k);
         }
-        vq::update_version_meta(
-            &self.conn,
-            v.id,
-            description.as_deref(),
-            &metadata,
-            now_ms(),
-        )?;
+        let entry = Entry::Meta {
+            version: rq::record_of_version(&tx, v.id)?,
+            description,
+            metadata,
+        };
+        records::append(&self.dir, &tx, now_ms(), vec![entry])?;
+        tx.commit().map_err(crate::index::Error::from)?;
         self.show(r)
     }
 }

@@ -9,6 +9,7 @@ mod lineage;
 mod log;
 mod meta;
 mod query;
+mod records;
 mod remote;
 mod run;
 mod verify;
@@ -21,6 +22,7 @@ pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
+pub use records::RebuildOutcome;
 pub use remote::{PushOutcome, RemoteInfo, RemoteRemoved};
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,
@@ -76,29 +78,50 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens the store at `path`: either a `.artifacts` directory or a directory containing one.
+    /// A store of an older format is upgraded in place; log batches the index lacks (left by
+    /// a killed command) are applied; a missing `index.db` is rebuilt from the packs and the
+    /// record log.
     ///
     /// # Errors
-    /// [`Error::NotAStore`] when neither holds an index; [`Error::NewerFormat`] for a newer store.
+    /// [`Error::NotAStore`] when neither is a store; [`Error::NewerFormat`] for a newer store;
+    /// a damaged index (the message names `art index rebuild`).
     pub fn open(path: &Path) -> Result<Self> {
-        let candidates = [path.join(STORE_DIR), path.to_path_buf()];
-        let dir = candidates
-            .into_iter()
-            .find(|d| d.join("index.db").is_file())
-            .ok_or_else(|| Error::NotAStore(path.to_path_buf()))?;
-        let dir = dir
-            .canonicalize()
-            .map_err(crate::error::io("open store", &dir))?;
+        let dir = store_dir_at(path)?;
         let config = Config::load(&dir)?;
         let lock = open_lock(&dir)?;
-        let conn = crate::index::open(&dir.join("index.db"))?;
-        Ok(Store {
-            dir,
-            conn,
-            config,
-            interrupt: Arc::new(AtomicBool::new(false)),
-            progress: Arc::new(NoProgress),
-            lock,
-        })
+        let mut store = if dir.join("index.db").is_file() {
+            Store {
+                conn: crate::index::open(&dir.join("index.db"))?,
+                dir,
+                config,
+                interrupt: Arc::new(AtomicBool::new(false)),
+                progress: Arc::new(NoProgress),
+                lock,
+            }
+        } else {
+            lock.lock()
+                .map_err(crate::error::io("lock", dir.join("lock")))?;
+            let store = if dir.join("index.db").is_file() {
+                // Another process rebuilt it while this one waited for the lock.
+                Store {
+                    conn: crate::index::open(&dir.join("index.db"))?,
+                    dir,
+                    config,
+                    interrupt: Arc::new(AtomicBool::new(false)),
+                    progress: Arc::new(NoProgress),
+                    lock,
+                }
+            } else {
+                records::rebuild_locked(dir, config, lock)?.0
+            };
+            store.lock_shared_again()?;
+            store
+        };
+        if store.config.store.format < config::STORE_FORMAT {
+            store.upgrade()?;
+        }
+        store.catch_up_on_open()?;
+        Ok(store)
     }
 
     /// Finds the nearest `.artifacts` at or above `cwd`, as git finds `.git`.
@@ -222,18 +245,35 @@ impl Store {
     }
 }
 
+/// Whether `dir` is a store: it has a `config.toml` (its `index.db` may be missing, and is
+/// then rebuilt) or, as stores made before config files, an `index.db`.
+fn is_store_dir(dir: &Path) -> bool {
+    (dir.join("config.toml").is_file() || dir.join("index.db").is_file())
+        && dir.join("packs").is_dir()
+}
+
 /// The nearest `.artifacts` directory at or above `start`.
 #[must_use]
 pub fn find_store_dir(start: &Path) -> Option<PathBuf> {
     start
         .ancestors()
         .map(|d| d.join(STORE_DIR))
-        .find(|d| d.join("index.db").is_file())
+        .find(|d| is_store_dir(d))
+}
+
+/// The store directory `path` names: `path/.artifacts` or `path` itself, canonical.
+pub(crate) fn store_dir_at(path: &Path) -> Result<PathBuf> {
+    let dir = [path.join(STORE_DIR), path.to_path_buf()]
+        .into_iter()
+        .find(|d| is_store_dir(d))
+        .ok_or_else(|| Error::NotAStore(path.to_path_buf()))?;
+    dir.canonicalize()
+        .map_err(crate::error::io("open store", &dir))
 }
 
 /// Opens `.artifacts/lock` and takes a shared lock on it: every command holds one while it
 /// works, so gc's exclusive lock waits until no command is reading or committing.
-fn open_lock(dir: &Path) -> Result<std::fs::File> {
+pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -2,13 +2,14 @@
 //! a group. A run is a plain record with a time-ordered id (a ULID), so runs made in
 //! different stores can later be merged through a remote.
 
-use super::{CheckoutOptions, CheckoutOutcome, Store};
+use super::{CheckoutOptions, CheckoutOutcome, Store, records};
 use crate::error::{Error, Result};
+use crate::index::record_queries as recq;
 use crate::index::run_queries as rq;
 use crate::index::version_queries as vq;
 use crate::index::{RunRow, VersionState};
 use crate::model::{
-    Ref, RunField, RunId, RunSort, RunStatus, best_by_metric, lookup, now_ms, reaches,
+    Entry, Ref, RunField, RunId, RunSort, RunStatus, best_by_metric, lookup, now_ms, reaches,
     sort_missing_last,
 };
 use rusqlite::Connection;
@@ -186,7 +187,7 @@ pub struct BestRunOutcome {
 }
 
 /// 80 random bits for a run id: from the OS, or, failing that, from std's randomly keyed hasher.
-fn random_bits() -> [u8; 10] {
+pub(crate) fn random_bits() -> [u8; 10] {
     let mut out = [0u8; 10];
     if let Ok(mut f) = std::fs::File::open("/dev/urandom")
         && std::io::Read::read_exact(&mut f, &mut out).is_ok()
@@ -294,7 +295,14 @@ impl Store {
             finished_at: None,
             exit_code: None,
         };
-        rq::insert_run(&self.conn, &row)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
+        records::append(
+            &self.dir,
+            &tx,
+            now,
+            vec![Entry::Run(recq::run_record(&row))],
+        )?;
+        tx.commit().map_err(crate::index::Error::from)?;
         self.run_info(row)
     }
 
@@ -316,16 +324,19 @@ impl Store {
         if opts.status == RunStatus::Running {
             return Err(crate::model::Error::InvalidRunStatus("running".into()).into());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(crate::index::Error::from)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
         let mut row = open_run_in(&tx, &opts.run, "finish")?;
+        let now = now_ms();
         row.summary.extend(opts.summary);
         row.status = opts.status;
-        row.finished_at = Some(now_ms());
+        row.finished_at = Some(now);
         row.exit_code = opts.exit_code;
-        rq::update_run(&tx, &row)?;
+        records::append(
+            &self.dir,
+            &tx,
+            now,
+            vec![Entry::Run(recq::run_record(&row))],
+        )?;
         tx.commit().map_err(crate::index::Error::from)?;
         self.run_info(row)
     }
@@ -336,13 +347,20 @@ impl Store {
     /// # Errors
     /// Unknown run; SQLite errors.
     pub fn resume_run(&mut self, id: &str) -> Result<RunInfo> {
-        let mut row = find_run_in(&self.conn, id)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
+        let mut row = find_run_in(&tx, id)?;
         if row.status.is_finished() {
             row.status = RunStatus::Running;
             row.finished_at = None;
             row.exit_code = None;
-            rq::update_run(&self.conn, &row)?;
+            records::append(
+                &self.dir,
+                &tx,
+                now_ms(),
+                vec![Entry::Run(recq::run_record(&row))],
+            )?;
         }
+        tx.commit().map_err(crate::index::Error::from)?;
         self.run_info(row)
     }
 
@@ -352,13 +370,15 @@ impl Store {
     /// # Errors
     /// Unknown run; SQLite errors.
     pub fn update_summary(&mut self, id: &str, summary: Map<String, Value>) -> Result<RunInfo> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(crate::index::Error::from)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
         let mut row = find_run_in(&tx, id)?;
         row.summary.extend(summary);
-        rq::update_run(&tx, &row)?;
+        records::append(
+            &self.dir,
+            &tx,
+            now_ms(),
+            vec![Entry::Run(recq::run_record(&row))],
+        )?;
         tx.commit().map_err(crate::index::Error::from)?;
         self.run_info(row)
     }
@@ -396,12 +416,16 @@ impl Store {
             }
             None => None,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(crate::index::Error::from)?;
+        let tx = records::begin(&mut self.conn, &self.dir)?;
         open_run_in(&tx, &run.id, "use versions in")?;
-        let recorded = rq::add_input(&tx, &run.id, version.id, now_ms())?;
+        let recorded = !rq::inputs_of(&tx, &run.id)?.contains(&version.id);
+        if recorded {
+            let entry = Entry::Use {
+                run: run.id.clone(),
+                version: recq::record_of_version(&tx, version.id)?,
+            };
+            records::append(&self.dir, &tx, now_ms(), vec![entry])?;
+        }
         tx.commit().map_err(crate::index::Error::from)?;
         Ok(UseOutcome {
             run: run.id,

@@ -143,6 +143,26 @@ impl Store {
     pub fn fsck(&self, read_data: bool) -> Result<FsckOutcome> {
         let mut problems = Vec::new();
         let mut notes = Vec::new();
+        let check: std::result::Result<String, _> =
+            self.conn.query_row("PRAGMA quick_check", [], |r| r.get(0));
+        let damage = match check {
+            Ok(ok) if ok == "ok" => None,
+            Ok(first) => Some(first),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(damage) = damage {
+            problems.push(format!(
+                "the index `index.db` is damaged ({damage}); rebuild it from the packs and the record log with `art index rebuild`"
+            ));
+            return Ok(FsckOutcome {
+                packs: 0,
+                blobs_read: 0,
+                versions: 0,
+                problems,
+                notes,
+            });
+        }
+        problems.extend(self.check_against_log()?);
         let on_disk = pack_files_on_disk(&self.dir);
         let rows = bq::all_packs(&self.conn)?;
         let known: HashSet<_> = rows.iter().map(|r| r.hash).collect();

@@ -76,3 +76,40 @@ pub fn fsck(ctx: &Ctx, args: FsckArgs) -> anyhow::Result<u8> {
     })?;
     Ok(u8::from(!out.problems.is_empty()))
 }
+
+#[derive(clap::Subcommand, Debug)]
+pub enum IndexCommand {
+    /// Recreate index.db from the packs and the record log (the old file is kept beside it
+    /// as index.db.corrupt-TIME).
+    Rebuild,
+}
+
+pub fn index(ctx: &Ctx, cmd: IndexCommand) -> anyhow::Result<u8> {
+    match cmd {
+        IndexCommand::Rebuild => {
+            let dir = match ctx.store_arg() {
+                Some(p) => p.clone(),
+                None => art::find_store_dir(&Ctx::cwd()?)
+                    .ok_or_else(|| art::Error::NoStore(Ctx::cwd().unwrap_or_default()))?,
+            };
+            let out = art::Store::rebuild_index(&dir)?;
+            ctx.emit(&out, || {
+                let mut lines: Vec<String> = out.notes.iter().map(|n| format!("note: {n}")).collect();
+                if let Some(kept) = &out.kept {
+                    lines.push(format!("kept the old index as `{}`", kept.display()));
+                }
+                let from = if out.checkpoint > 0 {
+                    format!("checkpoint {} and ", out.checkpoint)
+                } else {
+                    String::new()
+                };
+                lines.push(format!(
+                    "rebuilt the index from {from}log batches up to {}: {} artifacts, {} versions, {} runs, {} packs, {} blobs",
+                    out.seq, out.artifacts, out.versions, out.runs, out.packs, out.blobs
+                ));
+                lines.join("\n")
+            })?;
+            Ok(0)
+        }
+    }
+}

@@ -65,6 +65,9 @@ pub enum Command {
     Verify(integrity::VerifyArgs),
     /// Check the whole store: packs, index, and every live version's content.
     Fsck(integrity::FsckArgs),
+    /// Rebuild the index (index.db) from the packs and the record log.
+    #[command(subcommand)]
+    Index(integrity::IndexCommand),
     /// Delete versions (their space returns at the next gc).
     Rm(lifecycle::RmArgs),
     /// Delete many versions by rule (unaliased, keep the last N, older than).
@@ -120,6 +123,7 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Meta(c) => manage::meta(&ctx, c),
         Command::Verify(a) => integrity::verify(&ctx, a),
         Command::Fsck(a) => integrity::fsck(&ctx, a),
+        Command::Index(c) => integrity::index(&ctx, c),
         Command::Rm(a) => lifecycle::rm(&ctx, a),
         Command::Prune(a) => lifecycle::prune(&ctx, a),
         Command::Gc(a) => lifecycle::gc(&ctx, a),

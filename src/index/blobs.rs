@@ -328,6 +328,44 @@ pub fn delete_pack(conn: &Connection, pack_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// The row id of the pack with this hash, if the index has it.
+///
+/// # Errors
+/// SQLite errors.
+pub fn pack_id(conn: &Connection, hash: &Digest) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM packs WHERE hash = ?1")?
+        .query_row([hash.as_bytes()], |r| r.get(0))
+        .optional()?)
+}
+
+/// Records a pack the log names but that is not local and could not be read elsewhere: known,
+/// without blobs (the caller marks it evicted).
+///
+/// # Errors
+/// SQLite errors.
+pub fn insert_absent_pack(conn: &Connection, hash: &Digest, now_ms: i64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO packs(hash, size, created_at, last_access) VALUES (?1, 0, ?2, ?2)
+         ON CONFLICT(hash) DO NOTHING",
+        params![hash.as_bytes(), now_ms],
+    )?;
+    Ok(())
+}
+
+/// Forgets chunk lists whose list blob the index no longer has.
+///
+/// # Errors
+/// SQLite errors.
+pub fn forget_orphan_chunk_lists(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "DELETE FROM file_chunks
+         WHERE NOT EXISTS (SELECT 1 FROM blobs WHERE blobs.hash = file_chunks.list_hash)",
+        [],
+    )?;
+    Ok(())
+}
+
 /// Records what a remote holds of a pack (`synced`, `evicted`, or none).
 ///
 /// # Errors

@@ -8,6 +8,11 @@ pub enum Error {
     /// SQLite's message, and rusqlite's own source only repeats it with a code.
     #[error("index database: {0}")]
     Sqlite(rusqlite::Error),
+    /// The index file is damaged (not a database, or a malformed page).
+    #[error(
+        "the index `index.db` is damaged ({0}); rebuild it from the packs and the record log with `art index rebuild` (the damaged file is kept beside it)"
+    )]
+    Damaged(rusqlite::Error),
     /// The store was written by a newer art.
     #[error(
         "the index schema is version {found}, newer than this art supports ({supported}); upgrade art"
@@ -25,7 +30,19 @@ pub enum Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::Sqlite(e)
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match e.sqlite_error_code() {
+            Some(DatabaseCorrupt | NotADatabase) => Error::Damaged(e),
+            _ => Error::Sqlite(e),
+        }
+    }
+}
+
+impl Error {
+    /// Whether the index file itself is damaged, so only a rebuild helps.
+    #[must_use]
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, Error::Damaged(_))
     }
 }
 

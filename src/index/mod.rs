@@ -4,6 +4,7 @@
 
 mod blobs;
 mod error;
+mod records;
 mod runs;
 mod schema;
 mod stat_cache;
@@ -12,7 +13,7 @@ mod versions;
 pub use blobs::{BlobLocation, PackRow};
 pub use error::{Error, Result};
 pub use runs::RunRow;
-pub use schema::{ReadPool, SCHEMA_VERSION, open};
+pub use schema::{ReadPool, SCHEMA_VERSION, open, open_in_memory};
 pub use stat_cache::StatEntry;
 pub use versions::{ArtifactRow, VersionRow, VersionState};
 
@@ -27,6 +28,10 @@ pub mod stat_queries {
 /// Artifact, version and alias queries.
 pub mod version_queries {
     pub use super::versions::*;
+}
+/// The index as a cache of the record log: applying batches and checkpoints.
+pub mod record_queries {
+    pub use super::records::*;
 }
 /// Run and lineage-edge queries.
 pub mod run_queries {

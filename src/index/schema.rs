@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -126,6 +126,19 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX remote_packs_by_hash ON remote_packs(pack_hash);
     ",
+    // 6: the index becomes a cache of the record log. Versions carry their record and its id
+    // (filled in by the store upgrade, which writes records for older stores), and the index
+    // remembers the last log batch it applied.
+    r"
+    ALTER TABLE versions ADD COLUMN record_id TEXT;
+    ALTER TABLE versions ADD COLUMN record TEXT;
+    CREATE UNIQUE INDEX versions_by_record ON versions(record_id);
+    CREATE TABLE log_state(
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        applied_seq INTEGER NOT NULL
+    );
+    INSERT INTO log_state(id, applied_seq) VALUES (0, 0);
+    ",
 ];
 
 /// Opens (creating if asked) the index at `path`, applies pending migrations, and refuses a
@@ -138,6 +151,17 @@ pub fn open(path: &Path) -> Result<Connection> {
     conn.busy_timeout(Duration::from_secs(30))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// An index in memory (for replaying the log without touching `index.db`).
+///
+/// # Errors
+/// SQLite errors.
+pub fn open_in_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory()?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     migrate(&conn)?;
     Ok(conn)
@@ -336,5 +360,38 @@ mod tests {
             .expect("rows");
         // v0's manifest is still stored; v1's went with an older gc; v2 is live.
         assert_eq!(collected, [(0, None), (1, Some(21)), (2, None)]);
+    }
+
+    #[test]
+    fn migration_6_adds_record_columns_and_the_log_position() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("index.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..5] {
+                conn.execute_batch(sql).expect("older schema");
+            }
+            conn.pragma_update(None, "user_version", 5)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO artifacts(id, name, type, created_at) VALUES (1, 'm', 'model', 5);
+                 INSERT INTO versions(artifact_id, idx, digest, state, size, file_count,
+                     created_at, updated_at)
+                 VALUES (1, 0, x'00', 'COMMITTED', 1, 1, 10, 10);",
+            )
+            .expect("rows");
+        }
+        let conn = open(&path).expect("migrate");
+        let applied: i64 = conn
+            .query_row("SELECT applied_seq FROM log_state", [], |r| r.get(0))
+            .expect("log_state");
+        assert_eq!(applied, 0);
+        let record: Option<String> = conn
+            .query_row("SELECT record_id FROM versions", [], |r| r.get(0))
+            .expect("record_id");
+        assert_eq!(
+            record, None,
+            "the store upgrade, not the migration, writes records"
+        );
     }
 }

@@ -396,19 +396,6 @@ pub fn versions_to_keep(conn: &Connection, deleted_after: i64) -> Result<Vec<Ver
     )
 }
 
-/// Records that gc removed the content of every deleted version not deleted after
-/// `deleted_after` (epoch ms) and not collected before; returns how many.
-///
-/// # Errors
-/// SQLite errors.
-pub fn mark_collected(conn: &Connection, deleted_after: i64, now_ms: i64) -> Result<usize> {
-    Ok(conn.execute(
-        "UPDATE versions SET collected_at = ?2
-         WHERE state = 'DELETED' AND collected_at IS NULL AND updated_at <= ?1",
-        params![deleted_after, now_ms],
-    )?)
-}
-
 /// Removes every alias pointing at a version; returns the names removed.
 ///
 /// # Errors

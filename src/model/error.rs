@@ -69,6 +69,19 @@ pub enum Error {
     /// A lineage format art cannot print.
     #[error("invalid format `{0}`: use text, json, dot or mermaid")]
     InvalidFormat(String),
+    /// A log batch or checkpoint that does not parse.
+    #[error("corrupt record: {0}")]
+    CorruptRecord(String),
+    /// A log batch or checkpoint written by a newer art.
+    #[error("{what} has format {found}, newer than this art supports ({supported}); upgrade art")]
+    NewerRecord {
+        /// What was read (`log batch`, `checkpoint`).
+        what: String,
+        /// The format found.
+        found: u32,
+        /// The newest this build reads.
+        supported: u32,
+    },
     /// A size that does not parse.
     #[error("invalid size `{0}`: use a number with an optional unit, e.g. 500MB, 1GB, 1GiB, 1.5G")]
     InvalidSize(String),

@@ -7,6 +7,7 @@ mod error;
 mod lineage;
 mod manifest;
 mod name;
+mod record;
 mod reference;
 mod run;
 mod size;
@@ -24,6 +25,10 @@ pub use manifest::{
     ManifestPath, diff_entries, digest_of_entries,
 };
 pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
+pub use record::{
+    AliasState, ArtifactState, Batch, CHECKPOINT_FORMAT, Checkpoint, Entry, InputState, LOG_FORMAT,
+    PackState, RunRecord, VersionRecord, VersionState as RecordedVersion,
+};
 pub use reference::{Ref, Selector};
 pub use run::{
     RunField, RunId, RunSort, RunStatus, best_by_metric, compare_values, lookup, parse_config_pair,

@@ -58,6 +58,16 @@ enum Location {
     Dir(PathBuf),
     /// An S3 bucket and a key prefix (without slashes at either end).
     S3 { bucket: String, prefix: String },
+    /// An Azure Blob Storage container and a key prefix.
+    Azure { container: String, prefix: String },
+    /// A Google Cloud Storage bucket and a key prefix.
+    Gcs { bucket: String, prefix: String },
+}
+
+/// `BUCKET[/PREFIX]` split, the prefix without slashes at either end.
+fn bucket_and_prefix(rest: &str) -> (String, String) {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (bucket.to_owned(), prefix.trim_matches('/').to_owned())
 }
 
 fn parse_url(url: &str) -> Result<Location> {
@@ -65,14 +75,21 @@ fn parse_url(url: &str) -> Result<Location> {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
-    if let Some(rest) = url.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    for (scheme, what) in [("s3://", "bucket"), ("gs://", "bucket"), ("az://", "container")] {
+        let Some(rest) = url.strip_prefix(scheme) else {
+            continue;
+        };
+        let (bucket, prefix) = bucket_and_prefix(rest);
         if bucket.is_empty() {
-            return Err(bad("no bucket"));
+            return Err(bad(&format!("no {what}")));
         }
-        return Ok(Location::S3 {
-            bucket: bucket.to_owned(),
-            prefix: prefix.trim_matches('/').to_owned(),
+        return Ok(match scheme {
+            "s3://" => Location::S3 { bucket, prefix },
+            "gs://" => Location::Gcs { bucket, prefix },
+            _ => Location::Azure {
+                container: bucket,
+                prefix,
+            },
         });
     }
     if let Some(path) = url.strip_prefix("file://") {
@@ -153,6 +170,42 @@ impl Remote {
                     .map_err(|e| other(e.to_string()))?;
                 (Arc::new(fs), String::new())
             }
+            Location::Azure { container, prefix } => {
+                // Account and key from AZURE_STORAGE_ACCOUNT_NAME / _KEY (or a SAS, or
+                // AZURE_STORAGE_USE_EMULATOR for Azurite); --endpoint for emulators and clouds.
+                let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_container_name(container)
+                    .with_allow_http(spec.allow_http)
+                    .with_client_options(client_options(spec.allow_http))
+                    .with_retry(retry_config());
+                if let Some(endpoint) = &spec.endpoint {
+                    builder = builder.with_endpoint(endpoint.clone());
+                }
+                (
+                    Arc::new(builder.build().map_err(|e| other(e.to_string()))?),
+                    prefix,
+                )
+            }
+            Location::Gcs { bucket, prefix } => {
+                if spec.endpoint.is_some() {
+                    return Err(Error::BadUrl {
+                        url: spec.url.clone(),
+                        reason: "--endpoint is not used for gs:// remotes; name another server \
+                                 as `gcs_base_url` in the service account file \
+                                 (GOOGLE_SERVICE_ACCOUNT)"
+                            .into(),
+                    });
+                }
+                // Credentials from GOOGLE_SERVICE_ACCOUNT / GOOGLE_APPLICATION_CREDENTIALS.
+                let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_client_options(client_options(spec.allow_http))
+                    .with_retry(retry_config());
+                (
+                    Arc::new(builder.build().map_err(|e| other(e.to_string()))?),
+                    prefix,
+                )
+            }
             Location::S3 { bucket, prefix } => {
                 let region = spec
                     .region
@@ -164,12 +217,7 @@ impl Remote {
                     .with_bucket_name(bucket)
                     .with_region(region)
                     .with_allow_http(spec.allow_http)
-                    .with_client_options(
-                        object_store::ClientOptions::new()
-                            .with_allow_http(spec.allow_http)
-                            .with_connect_timeout(Duration::from_secs(5))
-                            .with_timeout(Duration::from_mins(2)),
-                    )
+                    .with_client_options(client_options(spec.allow_http))
                     .with_retry(retry_config());
                 if let Some(endpoint) = &spec.endpoint {
                     builder = builder
@@ -449,6 +497,14 @@ impl Remote {
     }
 }
 
+/// Timeouts that surface a dead endpoint in seconds; plain HTTP only when asked for.
+fn client_options(allow_http: bool) -> object_store::ClientOptions {
+    object_store::ClientOptions::new()
+        .with_allow_http(allow_http)
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_mins(2))
+}
+
 /// Retries that give up quickly: a user waiting on an unreachable endpoint should read a
 /// message within seconds, not after object_store's default of ten attempts.
 fn retry_config() -> object_store::RetryConfig {
@@ -521,7 +577,21 @@ mod tests {
             parse_url("/srv/art").unwrap(),
             Location::Dir("/srv/art".into())
         );
-        for bad in ["s3://", "file://rel", "ftp://x/y", "relative/dir"] {
+        assert_eq!(
+            parse_url("az://models/team").unwrap(),
+            Location::Azure {
+                container: "models".into(),
+                prefix: "team".into()
+            }
+        );
+        assert_eq!(
+            parse_url("gs://b/p/q").unwrap(),
+            Location::Gcs {
+                bucket: "b".into(),
+                prefix: "p/q".into()
+            }
+        );
+        for bad in ["s3://", "az:///x", "gs://", "file://rel", "ftp://x/y", "relative/dir"] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
     }

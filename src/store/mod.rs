@@ -11,5 +11,5 @@ pub use compress::{Codec, compress, decompress};
 pub use error::{Error, Result};
 pub use pack::{
     BlobKind, NewPacks, PackEntry, PackFile, PackOutcome, Packer, decode_blob, pack_bytes_error,
-    pack_path,
+    pack_path, read_trailer_with,
 };

@@ -293,7 +293,10 @@ fn no_store_suggests_init() {
     insta_settings(&env).bind(|| insta::assert_snapshot!("errors_no_store", err));
     // --store pointing at a directory without a store.
     let err = env.fails(&["--store", "data", "ls"], 1);
-    assert!(err.contains("is not an art store (no index.db)"), "{err}");
+    assert!(
+        err.contains("is not an art store (no config.toml and packs/)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -331,8 +334,8 @@ fn newer_store_format_asks_for_an_upgrade() {
     let env = with_dataset();
     let config = env.path(".artifacts/config.toml");
     let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("format = 1\n"), "{text}");
-    std::fs::write(&config, text.replace("format = 1\n", "format = 99\n")).unwrap();
+    assert!(text.contains("format = 2\n"), "{text}");
+    std::fs::write(&config, text.replace("format = 2\n", "format = 99\n")).unwrap();
     let before = env.store_snapshot();
     env.write("data/new.txt", "n");
     for args in [
@@ -343,7 +346,7 @@ fn newer_store_format_asks_for_an_upgrade() {
     ] {
         let err = env.fails(args, 1);
         assert!(
-            err.contains("has format 99, newer than this art supports (1); upgrade art"),
+            err.contains("has format 99, newer than this art supports (2); upgrade art"),
             "{err}"
         );
     }

@@ -14,6 +14,7 @@ mod large;
 mod lineage;
 mod log;
 mod props;
+mod records;
 mod remote;
 mod review;
 mod runs;

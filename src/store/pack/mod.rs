@@ -10,7 +10,7 @@ mod read;
 mod write;
 
 pub use format::{BlobKind, PACK_FORMAT, PackEntry};
-pub use read::{PackFile, decode_blob, pack_bytes_error};
+pub use read::{PackFile, decode_blob, pack_bytes_error, read_trailer_with};
 pub use write::{NewPacks, PackOutcome, Packer};
 pub(crate) use write::{publish, sync_dir};
 

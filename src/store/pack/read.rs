@@ -81,48 +81,9 @@ impl PackFile {
     /// # Errors
     /// [`Error::CorruptPack`] when magic, format, count or entries are wrong.
     pub fn read_trailer(&self) -> Result<(Vec<PackEntry>, Digest)> {
-        if self.len < HEADER_LEN + FOOTER_LEN {
-            return Err(self.corrupt("too short to be a pack"));
-        }
-        let header = self.read_at(0, usize::try_from(HEADER_LEN).expect("12 bytes"))?;
-        if &header[..8] != MAGIC {
-            return Err(self.corrupt("bad magic"));
-        }
-        let format = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-        if format != PACK_FORMAT {
-            return Err(self.corrupt(format!(
-                "pack format {format} is not supported (this art reads {PACK_FORMAT}); upgrade art"
-            )));
-        }
-        let footer = self.read_at(
-            self.len - FOOTER_LEN,
-            usize::try_from(FOOTER_LEN).expect("36 bytes"),
-        )?;
-        let count = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
-        let checksum = Digest::from_slice(&footer[4..]).expect("32 bytes");
-        let trailer_len = count * ENTRY_LEN as u64;
-        let Some(trailer_start) = (self.len - FOOTER_LEN)
-            .checked_sub(trailer_len)
-            .filter(|s| *s >= HEADER_LEN)
-        else {
-            return Err(self.corrupt(format!("trailer of {count} entries does not fit")));
-        };
-        let raw = self.read_at(
-            trailer_start,
-            usize::try_from(trailer_len).map_err(|_| self.corrupt("huge trailer"))?,
-        )?;
-        let mut entries = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-        for chunk in raw.chunks_exact(ENTRY_LEN) {
-            let e = PackEntry::decode(chunk)
-                .ok_or_else(|| self.corrupt("unknown codec or kind in trailer"))?;
-            if e.offset < HEADER_LEN || e.offset + u64::from(e.stored_len) > trailer_start {
-                return Err(
-                    self.corrupt(format!("entry `{}` points outside the blob area", e.hash))
-                );
-            }
-            entries.push(e);
-        }
-        Ok((entries, checksum))
+        read_trailer_with(self.len, &self.path, |offset, len| {
+            self.read_at(offset, len)
+        })
     }
 
     /// Hashes the whole file and compares with the footer's checksum and the file name.
@@ -163,6 +124,65 @@ impl PackFile {
         let stored = self.read_at(entry.offset, entry.stored_len as usize)?;
         decode_blob(entry, stored, &self.path)
     }
+}
+
+/// Reads and checks the header and trailer of a pack of `len` bytes through `read_at(offset,
+/// len)`, which may read a local file or a remote object (`origin` names it in errors).
+///
+/// # Errors
+/// [`Error::CorruptPack`] when magic, format, count or entries are wrong; `read_at`'s errors.
+pub fn read_trailer_with(
+    len: u64,
+    origin: &Path,
+    mut read_at: impl FnMut(u64, usize) -> Result<Vec<u8>>,
+) -> Result<(Vec<PackEntry>, Digest)> {
+    let corrupt = |reason: String| Error::CorruptPack {
+        path: origin.to_owned(),
+        reason,
+    };
+    if len < HEADER_LEN + FOOTER_LEN {
+        return Err(corrupt("too short to be a pack".into()));
+    }
+    let header = read_at(0, usize::try_from(HEADER_LEN).expect("12 bytes"))?;
+    if &header[..8] != MAGIC {
+        return Err(corrupt("bad magic".into()));
+    }
+    let format = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
+    if format != PACK_FORMAT {
+        return Err(corrupt(format!(
+            "pack format {format} is not supported (this art reads {PACK_FORMAT}); upgrade art"
+        )));
+    }
+    let footer = read_at(
+        len - FOOTER_LEN,
+        usize::try_from(FOOTER_LEN).expect("36 bytes"),
+    )?;
+    let count = u64::from(u32::from_le_bytes(footer[..4].try_into().expect("4 bytes")));
+    let checksum = Digest::from_slice(&footer[4..]).expect("32 bytes");
+    let trailer_len = count * ENTRY_LEN as u64;
+    let Some(trailer_start) = (len - FOOTER_LEN)
+        .checked_sub(trailer_len)
+        .filter(|s| *s >= HEADER_LEN)
+    else {
+        return Err(corrupt(format!("trailer of {count} entries does not fit")));
+    };
+    let raw = read_at(
+        trailer_start,
+        usize::try_from(trailer_len).map_err(|_| corrupt("huge trailer".into()))?,
+    )?;
+    let mut entries = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    for chunk in raw.chunks_exact(ENTRY_LEN) {
+        let e = PackEntry::decode(chunk)
+            .ok_or_else(|| corrupt("unknown codec or kind in trailer".into()))?;
+        if e.offset < HEADER_LEN || e.offset + u64::from(e.stored_len) > trailer_start {
+            return Err(corrupt(format!(
+                "entry `{}` points outside the blob area",
+                e.hash
+            )));
+        }
+        entries.push(e);
+    }
+    Ok((entries, checksum))
 }
 
 /// Why `bytes` are not the pack named `name` (their BLAKE3 without the last 32 bytes, which
