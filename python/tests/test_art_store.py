@@ -350,3 +350,70 @@ def test_concurrent_log_from_two_processes(store: Store, tmp_path: Path) -> None
     versions = store.artifact_versions("shared")
     assert [v.version for v in versions] == ["v0", "v1"]
     assert sorted(f.path for v in versions for f in v.files()) == ["part0.txt", "part1.txt"]
+
+
+@pytest.fixture(scope="module")
+def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """96 MiB of incompressible files: long enough to log that it can be interrupted."""
+    root = tmp_path_factory.mktemp("big")
+    for i in range(1536):
+        (root / f"f{i:04}.bin").write_bytes(os.urandom(64 * 1024))
+    return root
+
+
+def test_long_operations_release_the_gil(store: Store, big_tree: Path) -> None:
+    import threading
+
+    art = Artifact("big", type="data")
+    art.add_dir(big_tree)
+    worker = threading.Thread(target=store.log_artifact, args=(art,))
+    worker.start()
+    spins = 0
+    while worker.is_alive():
+        spins += 1
+    worker.join()
+    assert art.version == "v0"
+    # With the GIL held for the whole log this thread would barely run.
+    assert spins > 10_000
+
+
+CHILD = """
+import sys, art_store
+store = art_store.Store(sys.argv[1])
+art = art_store.Artifact("big", type="data")
+art.add_dir(sys.argv[2])
+print("go", flush=True)
+try:
+    store.log_artifact(art)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(0)
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_stops_a_log_and_leaves_the_store_unchanged(
+    store: Store, tmp_path: Path, big_tree: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path), str(big_tree)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "go"
+    time.sleep(0.05)
+    started = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=60)
+    assert out.strip() == "interrupted"
+    assert time.monotonic() - started < 2
+    assert child.returncode == 0
+    assert store.artifacts() == []
+    with pytest.raises(art_store.NotFoundError):
+        store.artifact("big")
