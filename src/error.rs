@@ -225,6 +225,14 @@ pub enum Error {
     /// `art lineage` was given something that is neither a version nor a run.
     #[error("no artifact or run named `{0}`; list them with `art ls` and `art runs`")]
     UnknownNode(String),
+    /// The version has no regular file at that path.
+    #[error("`{reference}` has no file `{path}`")]
+    UnknownPath {
+        /// The version.
+        reference: String,
+        /// The path asked for.
+        path: String,
+    },
     /// A failure while handling one file of a version, naming it.
     #[error("`{path}`: {source}")]
     InFile {

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import io
 import json
 import os
 import shutil
@@ -76,9 +77,10 @@ def _link_or_copy(src: str, dst: str) -> str:
 class File:
     """One entry of a logged artifact's manifest."""
 
-    __slots__ = ("path", "kind", "size", "digest", "executable", "target")
+    __slots__ = ("path", "kind", "size", "digest", "executable", "target", "_artifact")
 
-    def __init__(self, info: Mapping[str, Any]) -> None:
+    def __init__(self, info: Mapping[str, Any], artifact: Optional[Artifact] = None) -> None:
+        self._artifact = artifact
         #: Path inside the artifact, ``/``-separated.
         self.path: str = info["path"]
         #: ``"file"`` or ``"symlink"``.
@@ -94,6 +96,16 @@ class File:
 
     def __repr__(self) -> str:
         return f"File({self.path!r}, size={self.size})"
+
+    def download(self, root: Optional[PathLike] = None) -> str:
+        """Writes this file, read straight from the store, to ``root/path`` (default root
+        ``./artifacts/name:vN``); returns the file's path. No checkout of the rest."""
+        if self._artifact is None:
+            raise ArtError(f"`{self.path}` is not bound to a logged artifact")
+        a = self._artifact
+        dest = (Path(root) if root is not None else a._default_root()) / self.path
+        a._need_store()._native.copy_file(a.qualified_name, self.path, dest)
+        return str(dest)
 
 
 class Artifact:
@@ -328,7 +340,33 @@ class Artifact:
     def files(self) -> List[File]:
         """The version's entries, sorted by path."""
         store = self._need_store()
-        return [File(f) for f in json.loads(store._native.files(self.qualified_name))]
+        return [File(f, self) for f in json.loads(store._native.files(self.qualified_name))]
+
+    def get_entry(self, name: str) -> File:
+        """The entry ``name`` of a logged version (:class:`NotFoundError` if absent); its
+        ``download()`` writes just that file."""
+        for f in self.files():
+            if f.path == name:
+                return f
+        raise NotFoundError(f"`{self.qualified_name}` has no file `{name}`")
+
+    def get_path(self, name: str) -> File:
+        """Same as :meth:`get_entry` (the W&B name): ``artifact.get_path(name).download()``."""
+        return self.get_entry(name)
+
+    def read_bytes(self, name: str) -> bytes:
+        """The content of the file ``name``, read from the store and checked against its
+        digest, without a checkout. The whole file is returned in memory."""
+        store = self._need_store()
+        return store._native.read_file(self.qualified_name, name)
+
+    def open(self, name: str, mode: str = "r", encoding: str = "utf-8") -> IO[Any]:
+        """A read-only file object over the file ``name`` (``mode`` ``"r"`` or ``"rb"``),
+        read from the store without a checkout. The content is held in memory."""
+        if mode not in ("r", "rb"):
+            raise InvalidInputError(f"open reads files: mode `{mode}` is not `r` or `rb`")
+        data = self.read_bytes(name)
+        return io.BytesIO(data) if mode == "rb" else io.StringIO(data.decode(encoding))
 
     def _default_root(self) -> Path:
         return Path("artifacts") / self.qualified_name
@@ -359,17 +397,15 @@ class Artifact:
                 f"`{self.qualified_name}` failed verification: " + "; ".join(out["problems"])
             )
 
-    def get(self, name: str, root: Optional[PathLike] = None) -> Any:
-        """Returns the object stored with :meth:`add` as ``name`` (downloading the version
-        to ``root`` first, default ``./artifacts/name:vN``)."""
+    def get(self, name: str) -> Any:
+        """Returns the object stored with :meth:`add` as ``name``, read from the store (no
+        checkout)."""
         if self._store is None:
             path = self._target(_json_name(name))
-        else:
-            path = Path(self.download(root)) / _json_name(name)
-        if not path.is_file():
-            raise NotFoundError(f"no entry `{_json_name(name)}` in `{self.qualified_name}`")
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            if not path.is_file():
+                raise NotFoundError(f"no entry `{_json_name(name)}` in draft `{self.name}`")
+            return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(self.read_bytes(_json_name(name)))
 
     def delete(self, delete_aliases: bool = False) -> None:
         """Deletes the version (its space is freed by ``store.gc()``). Refused while it has

@@ -10,6 +10,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -62,6 +63,7 @@ fn to_py(e: art::Error) -> PyErr {
         | art::Error::UnknownVersion { .. }
         | art::Error::UnknownRun(_)
         | art::Error::UnknownNode(_)
+        | art::Error::UnknownPath { .. }
         | art::Error::UnknownRemote { .. }
         | art::Error::Deleted { .. }
         | art::Error::NoRuns(_) => NotFoundError::new_err(msg),
@@ -274,6 +276,58 @@ impl Store {
     fn files(&self, py: Python<'_>, reference: &str) -> PyResult<String> {
         let r: art::model::Ref = parse(reference)?;
         json(&self.read(py, |s| s.files(&r))?)
+    }
+
+    /// The content of the file `path` of a version, read from the store (no checkout).
+    fn read_file<'py>(
+        &self,
+        py: Python<'py>,
+        reference: &str,
+        path: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let r: art::model::Ref = parse(reference)?;
+        let mut out = Vec::new();
+        self.long(py, |s| s.read_file(&r, path, &mut out))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Streams the file `path` of a version to the file `dest` (written beside it, then
+    /// renamed into place); returns its length.
+    fn copy_file(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        path: &str,
+        dest: PathBuf,
+    ) -> PyResult<u64> {
+        let r: art::model::Ref = parse(reference)?;
+        let io = |action: &'static str, p: &std::path::Path| {
+            let p = p.to_path_buf();
+            move |source| art::Error::Io {
+                action,
+                path: p,
+                source,
+            }
+        };
+        self.long(py, |s| {
+            let dir = match dest.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            std::fs::create_dir_all(&dir).map_err(io("create directory", &dir))?;
+            let mut tmp =
+                tempfile::NamedTempFile::new_in(&dir).map_err(io("create a file in", &dir))?;
+            let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+            let len = s.read_file(&r, path, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(io("write", &dest))?;
+            drop(out);
+            tmp.persist(&dest).map_err(|e| art::Error::Io {
+                action: "write",
+                path: dest.clone(),
+                source: e.error,
+            })?;
+            Ok(len)
+        })
     }
 
     /// Writes a version into `dest`: exactly (removing files it lacks) or, with `download`,

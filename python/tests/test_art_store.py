@@ -87,9 +87,18 @@ def test_files_named_staged_and_objects(store: Store, tmp_path: Path) -> None:
         "sub/b.txt": b"beta",
         "table.json": json.dumps({"rows": [[1, "a"], [2, "b"]]}, indent=1).encode(),
     }
-    assert store.artifact("mixed:latest").get("table", root=tmp_path / "g") == {
-        "rows": [[1, "a"], [2, "b"]]
-    }
+    logged = store.artifact("mixed:latest")
+    assert logged.get("table") == {"rows": [[1, "a"], [2, "b"]]}
+    assert logged.read_bytes("sub/b.txt") == b"beta"
+    with logged.open("notes.txt") as f:
+        assert f.read() == "written in python"
+    one = Path(logged.get_path("renamed/a2.txt").download(tmp_path / "one"))
+    assert one == tmp_path / "one" / "renamed" / "a2.txt" and one.read_bytes() == b"alpha"
+    assert sorted(p.name for p in (tmp_path / "one").rglob("*")) == ["a2.txt", "renamed"]
+    with pytest.raises(art_store.NotFoundError, match="`mixed:v0` has no file `nope`"):
+        logged.read_bytes("nope")
+    with pytest.raises(art_store.NotFoundError):
+        logged.get_entry("nope")
 
 
 def test_dedup_only_changed_files_add_to_the_store(store: Store, tmp_path: Path) -> None:

@@ -75,7 +75,11 @@ fn parse_url(url: &str) -> Result<Location> {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
-    for (scheme, what) in [("s3://", "bucket"), ("gs://", "bucket"), ("az://", "container")] {
+    for (scheme, what) in [
+        ("s3://", "bucket"),
+        ("gs://", "bucket"),
+        ("az://", "container"),
+    ] {
         let Some(rest) = url.strip_prefix(scheme) else {
             continue;
         };
@@ -591,7 +595,14 @@ mod tests {
                 prefix: "p/q".into()
             }
         );
-        for bad in ["s3://", "az:///x", "gs://", "file://rel", "ftp://x/y", "relative/dir"] {
+        for bad in [
+            "s3://",
+            "az:///x",
+            "gs://",
+            "file://rel",
+            "ftp://x/y",
+            "relative/dir",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
     }
