@@ -1,5 +1,5 @@
 //! Remotes: object stores reached through `object_store` (a local directory or `file://`
-//! URL, S3 and S3-compatible servers). This is the only module with async code: each
+//! URL, S3 and S3-compatible servers, Azure Blob Storage, Google Cloud Storage). This is the only module with async code: each
 //! [`Remote`] owns a small tokio runtime and offers blocking calls, so the rest of art stays
 //! synchronous. A remote holds the same immutable objects as a store: packs under
 //! `packs/xx/<hash>.pack` (the same bytes, so blob offsets stay valid for ranged reads) and
@@ -38,7 +38,8 @@ const CONCURRENCY: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteSpec {
-    /// `s3://BUCKET/PREFIX`, `file:///PATH` or an absolute directory path.
+    /// `s3://BUCKET/PREFIX`, `az://CONTAINER/PREFIX`, `gs://BUCKET/PREFIX`, `file:///PATH`
+    /// or an absolute directory path.
     pub url: String,
     /// An S3-compatible endpoint (`http://127.0.0.1:9000`), for MinIO, Ceph, R2 and others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,7 +76,11 @@ fn parse_url(url: &str) -> Result<Location> {
         url: url.to_owned(),
         reason: reason.to_owned(),
     };
-    for (scheme, what) in [("s3://", "bucket"), ("gs://", "bucket"), ("az://", "container")] {
+    for (scheme, what) in [
+        ("s3://", "bucket"),
+        ("gs://", "bucket"),
+        ("az://", "container"),
+    ] {
         let Some(rest) = url.strip_prefix(scheme) else {
             continue;
         };
@@ -591,7 +596,14 @@ mod tests {
                 prefix: "p/q".into()
             }
         );
-        for bad in ["s3://", "az:///x", "gs://", "file://rel", "ftp://x/y", "relative/dir"] {
+        for bad in [
+            "s3://",
+            "az:///x",
+            "gs://",
+            "file://rel",
+            "ftp://x/y",
+            "relative/dir",
+        ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
     }
