@@ -16,6 +16,15 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   "$venv/bin/pip" install -q 'moto[s3]==5.2.5' 'flask==3.1.3' 'flask-cors==6.0.5'
 fi
 export ART_TEST_MOTO="$PWD/$venv/bin/moto_server"
+# Azure Blob Storage's emulator, Azurite, from npm (3.35.0: the last that runs on Node 20).
+azurite=target/azurite
+if [ ! -x "$azurite/node_modules/.bin/azurite-blob" ]; then
+  command -v npm >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+  mkdir -p "$azurite"
+  echo '{"private": true}' > "$azurite/package.json"
+  (cd "$azurite" && npm install --silent --no-audit --no-fund azurite@3.35.0)
+fi
+export ART_TEST_AZURITE="$PWD/$azurite/node_modules/.bin/azurite-blob"
 cargo test --locked
 # The Python binding (python/, distribution art-store): built with maturin into a venv beside
 # the build (same target directory and release profile as `art`), then its pytest suite.

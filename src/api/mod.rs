@@ -90,27 +90,13 @@ impl Store {
         let config = Config::load(&dir)?;
         let lock = open_lock(&dir)?;
         let mut store = if dir.join("index.db").is_file() {
-            Store {
-                conn: crate::index::open(&dir.join("index.db"))?,
-                dir,
-                config,
-                interrupt: Arc::new(AtomicBool::new(false)),
-                progress: Arc::new(NoProgress),
-                lock,
-            }
+            Store::with_index(dir, config, lock)?
         } else {
             lock.lock()
                 .map_err(crate::error::io("lock", dir.join("lock")))?;
             let store = if dir.join("index.db").is_file() {
                 // Another process rebuilt it while this one waited for the lock.
-                Store {
-                    conn: crate::index::open(&dir.join("index.db"))?,
-                    dir,
-                    config,
-                    interrupt: Arc::new(AtomicBool::new(false)),
-                    progress: Arc::new(NoProgress),
-                    lock,
-                }
+                Store::with_index(dir, config, lock)?
             } else {
                 records::rebuild_locked(dir, config, lock)?.0
             };
@@ -122,6 +108,19 @@ impl Store {
         }
         store.catch_up_on_open()?;
         Ok(store)
+    }
+
+    /// The store at `dir` over its existing `index.db` (opened and migrated), without
+    /// catching up with the log: what [`Store::open`] and a rebuild build on.
+    pub(crate) fn with_index(dir: PathBuf, config: Config, lock: std::fs::File) -> Result<Self> {
+        Ok(Store {
+            conn: crate::index::open(&dir.join("index.db"))?,
+            dir,
+            config,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            progress: Arc::new(NoProgress),
+            lock,
+        })
     }
 
     /// Finds the nearest `.artifacts` at or above `cwd`, as git finds `.git`.

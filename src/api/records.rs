@@ -745,13 +745,5 @@ pub(crate) fn rebuild_locked(
     let db = dir.join("index.db");
     std::fs::rename(&tmp, &db).map_err(io("install rebuilt index", &db))?;
     sync_dir(&dir)?;
-    let store = Store {
-        conn: crate::index::open(&db)?,
-        dir,
-        config,
-        interrupt: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
-        progress: std::sync::Arc::new(super::NoProgress),
-        lock,
-    };
-    Ok((store, outcome))
+    Ok((Store::with_index(dir, config, lock)?, outcome))
 }

@@ -1,5 +1,5 @@
 //! Remotes: object stores reached through `object_store` (a local directory or `file://`
-//! URL, S3 and S3-compatible servers). This is the only module with async code: each
+//! URL, S3 and S3-compatible servers, Azure Blob Storage, Google Cloud Storage). This is the only module with async code: each
 //! [`Remote`] owns a small tokio runtime and offers blocking calls, so the rest of art stays
 //! synchronous. A remote holds the same immutable objects as a store: packs under
 //! `packs/xx/<hash>.pack` (the same bytes, so blob offsets stay valid for ranged reads) and
@@ -38,7 +38,8 @@ const CONCURRENCY: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RemoteSpec {
-    /// `s3://BUCKET/PREFIX`, `file:///PATH` or an absolute directory path.
+    /// `s3://BUCKET/PREFIX`, `az://CONTAINER/PREFIX`, `gs://BUCKET/PREFIX`, `file:///PATH`
+    /// or an absolute directory path.
     pub url: String,
     /// An S3-compatible endpoint (`http://127.0.0.1:9000`), for MinIO, Ceph, R2 and others.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -431,3 +431,43 @@ fn fsck_of_a_remote_finds_missing_and_corrupt_packs() {
     assert!(text.contains("is corrupt: its bytes hash to"), "{text}");
     assert!(text.contains("2 problem(s)"), "{text}");
 }
+
+#[test]
+fn push_evict_and_checkout_through_azurite() {
+    let Some(azurite) = crate::s3::Azurite::start("models") else {
+        return;
+    };
+    let env = Env::init();
+    env.set_var("AZURE_STORAGE_ACCOUNT_NAME", crate::s3::AZURITE_ACCOUNT);
+    env.set_var("AZURE_STORAGE_ACCOUNT_KEY", crate::s3::AZURITE_KEY);
+    let trees = two_versions(&env);
+    env.ok(&[
+        "remote",
+        "add",
+        "origin",
+        "az://models/team/art",
+        "--endpoint",
+        &azurite.endpoint,
+        "--allow-http",
+    ]);
+    let pushed = env.json(&["push"]);
+    assert!(pushed["packs_uploaded"].as_u64() >= Some(1), "{pushed}");
+    assert_eq!(env.json(&["push"])["up_to_date"], true);
+    env.ok(&["gc", "--max", "0"]);
+    check_restores(&env, &trees);
+    assert!(
+        env.ok(&["fsck", "--remote", "origin", "--read-data"])
+            .ends_with(": ok\n")
+    );
+    // A wrong key is refused by the server, in one line.
+    let out = env
+        .art()
+        .args(["push"])
+        .env("AZURE_STORAGE_ACCOUNT_KEY", "d3Jvbmc=")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("refused access"), "{err}");
+}

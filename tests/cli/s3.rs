@@ -157,3 +157,87 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
     }
 }
+
+/// Azurite (npm `azurite`, Azure Blob Storage's emulator) in its own process on a free
+/// port, in memory, with one container; killed when dropped. `scripts/test.sh` installs it
+/// and names the program in `ART_TEST_AZURITE`.
+pub struct Azurite {
+    /// `http://127.0.0.1:PORT/devstoreaccount1`.
+    pub endpoint: String,
+    child: std::process::Child,
+}
+
+/// The emulator's well-known account and key (public, the same in every Azurite).
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+impl Azurite {
+    /// Starts Azurite and creates `container`; `None` (with a note) when it is not installed.
+    pub fn start(container: &str) -> Option<Azurite> {
+        use std::io::BufRead;
+        let Some(program) = std::env::var_os("ART_TEST_AZURITE") else {
+            eprintln!("skipped: ART_TEST_AZURITE is not set (scripts/test.sh installs Azurite)");
+            return None;
+        };
+        let mut child = std::process::Command::new(program)
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                "0",
+                "--inMemoryPersistence",
+                "--silent",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start azurite-blob");
+        let stdout = child.stdout.take().expect("azurite stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("azurite printed its address")
+                .expect("read azurite stdout");
+            if let Some(at) = line.find("http://127.0.0.1:") {
+                break line[at..].trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        // A container is made by one SharedKey-signed request; Python's stdlib signs it.
+        let script = format!(
+            r#"
+import base64, hashlib, hmac, urllib.request
+from email.utils import formatdate
+account, key, name, version = "{AZURITE_ACCOUNT}", "{AZURITE_KEY}", "{container}", "2023-11-03"
+date = formatdate(usegmt=True)
+sts = ("PUT\n" + "\n" * 4 + "application/octet-stream\n" + "\n" * 6
+       + f"x-ms-date:{{date}}\nx-ms-version:{{version}}\n/{{account}}/{{account}}/{{name}}\nrestype:container")
+sig = base64.b64encode(hmac.new(base64.b64decode(key), sts.encode(), hashlib.sha256).digest()).decode()
+req = urllib.request.Request("{base}/" + account + "/" + name + "?restype=container", method="PUT", data=b"",
+    headers={{"Content-Type": "application/octet-stream", "x-ms-date": date, "x-ms-version": version,
+             "Authorization": f"SharedKey {{account}}:{{sig}}"}})
+assert urllib.request.urlopen(req).status == 201
+"#
+        );
+        let made = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .expect("run python3");
+        assert!(made.success(), "container creation failed");
+        Some(Azurite {
+            endpoint: format!("{base}/{AZURITE_ACCOUNT}"),
+            child,
+        })
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
