@@ -7,6 +7,8 @@ command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolcha
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+# The Python binding (a workspace member the root commands skip).
+cargo clippy -p art-python --all-targets --locked -- -D warnings
 # The lineage tests render DOT with Graphviz.
 command -v dot >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz)
 # An S3 server independent of the in-process s3s-fs: moto, in a venv beside the build.

@@ -137,7 +137,7 @@ class Artifact:
         self.aliases: List[str] = []
         self._store: Optional[Store] = None
         self._info: Dict[str, Any] = {}
-        self._staging: Optional[tempfile.TemporaryDirectory] = None
+        self._staging: Optional[tempfile.TemporaryDirectory[str]] = None
         # A draft holding exactly one add_dir(path) is logged from that directory itself.
         self._sole_dir: Optional[Path] = None
         self._count = 0
@@ -270,7 +270,7 @@ class Artifact:
     @property
     def qualified_name(self) -> str:
         """``name:vN`` of a logged version, the name alone for a draft."""
-        return self._info.get("reference", self.name)
+        return str(self._info.get("reference", self.name))
 
     @property
     def version(self) -> Optional[str]:
@@ -290,12 +290,12 @@ class Artifact:
     @property
     def size(self) -> int:
         """Sum of the file sizes in bytes."""
-        return self._info.get("size", 0)
+        return int(self._info.get("size", 0))
 
     @property
     def file_count(self) -> int:
         """Number of entries."""
-        return self._info.get("files", 0)
+        return int(self._info.get("files", 0))
 
     @property
     def created_at(self) -> Optional[_dt.datetime]:
@@ -377,7 +377,7 @@ class Artifact:
         store = self._need_store()
         dest = Path(root) if root is not None else self._default_root()
         out = json.loads(store._native.checkout(self.qualified_name, dest, False, True))
-        return out["dest"]
+        return str(out["dest"])
 
     def checkout(self, root: Optional[PathLike] = None, force: bool = False) -> str:
         """Makes ``root`` (default ``./artifacts/name:vN``) exactly this version, deleting
@@ -385,7 +385,8 @@ class Artifact:
         delete files art has not seen, unless ``force``. Returns the directory."""
         store = self._need_store()
         dest = Path(root) if root is not None else self._default_root()
-        return json.loads(store._native.checkout(self.qualified_name, dest, force, False))["dest"]
+        out = json.loads(store._native.checkout(self.qualified_name, dest, force, False))
+        return str(out["dest"])
 
     def verify(self, root: Optional[PathLike] = None) -> None:
         """Checks the stored content of the version, or with ``root`` that directory against
@@ -456,7 +457,7 @@ class Run:
     @property
     def id(self) -> str:
         """The run id (time-ordered, random)."""
-        return self._info["id"]
+        return str(self._info["id"])
 
     @property
     def name(self) -> Optional[str]:
@@ -481,7 +482,7 @@ class Run:
     @property
     def status(self) -> str:
         """``"running"``, ``"ok"`` or ``"failed"``."""
-        return self._info["status"]
+        return str(self._info["status"])
 
     @property
     def started_at(self) -> Optional[_dt.datetime]:
@@ -655,22 +656,23 @@ class Store:
     ) -> List[str]:
         """Deletes the versions of ``names`` that have no alias (and, with ``keep_last``, are
         not among the newest N); returns the deleted ``name:vN``."""
-        return json.loads(self._native.prune(list(names), unaliased, keep_last, False))["deleted"]
+        out = json.loads(self._native.prune(list(names), unaliased, keep_last, False))
+        return list(out["deleted"])
 
     def gc(self, max: Optional[str] = None, grace: Optional[str] = None) -> Dict[str, Any]:
         """Frees the space of deleted versions (``grace`` such as ``"0s"`` overrides the grace
         period; ``max`` such as ``"10GB"`` evicts pushed packs down to that size)."""
-        return json.loads(self._native.gc(max, grace, False))
+        return dict(json.loads(self._native.gc(max, grace, False)))
 
     def lineage(
         self, target: str, direction: str = "both", depth: Optional[int] = None
     ) -> Dict[str, Any]:
         """The lineage graph of a version or run: ``{"nodes": [...], "edges": [...]}``."""
-        return json.loads(self._native.lineage(target, direction, depth))
+        return dict(json.loads(self._native.lineage(target, direction, depth)))
 
     def push(self, remote: Optional[str] = None, refs: Sequence[str] = ()) -> Dict[str, Any]:
         """Uploads to ``remote`` (the only or default one if None) the packs it lacks."""
-        return json.loads(self._native.push(remote, list(refs)))
+        return dict(json.loads(self._native.push(remote, list(refs))))
 
     # -- runs ----------------------------------------------------------------------------
 
