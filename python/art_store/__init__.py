@@ -557,17 +557,18 @@ class Store:
 
     ``Store()`` opens the store named by ``ART_STORE``, else the nearest ``.artifacts`` at or
     above the current directory; ``Store(path)`` opens the one at ``path``;
-    :meth:`Store.init` creates one.
+    :meth:`Store.init` creates one. With ``progress=True``, long operations (log, download,
+    checkout, gc) draw progress bars on stderr when it is a terminal; by default they are quiet.
     """
 
-    def __init__(self, path: Optional[PathLike] = None) -> None:
-        self._native = _native.Store(path)
+    def __init__(self, path: Optional[PathLike] = None, progress: bool = False) -> None:
+        self._native = _native.Store(path, progress)
 
     @classmethod
-    def init(cls, path: PathLike = ".") -> Store:
+    def init(cls, path: PathLike = ".", progress: bool = False) -> Store:
         """Creates a store in ``path`` (``path/.artifacts``), or opens the one there."""
         store = cls.__new__(cls)
-        store._native = _native.Store.init(path)
+        store._native = _native.Store.init(path, progress)
         return store
 
     @property

@@ -141,6 +141,41 @@ fn run_interruptible<T: Send>(
     })
 }
 
+/// Progress bars on stderr (hidden when stderr is not a terminal), as the CLI draws them.
+#[derive(Default)]
+struct Bars {
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn bar(&self) -> MutexGuard<'_, Option<indicatif::ProgressBar>> {
+        self.bar.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl art::Progress for Bars {
+    fn start(&self, phase: &str, total: u64) {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix:>8} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(phase.to_owned());
+        *self.bar() = Some(bar);
+    }
+    fn advance(&self, n: u64) {
+        if let Some(b) = self.bar().as_ref() {
+            b.inc(n);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = self.bar().take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
 /// An open art store (a `.artifacts` directory). Prefer `art_store.Store`, which wraps this.
 #[pyclass(frozen, module = "art_store._native")]
 struct Store {
@@ -150,9 +185,12 @@ struct Store {
 }
 
 impl Store {
-    fn wrap(mut store: art::Store) -> Self {
+    fn wrap(mut store: art::Store, progress: bool) -> Self {
         let interrupt = Arc::new(AtomicBool::new(false));
         store.set_interrupt(interrupt.clone());
+        if progress {
+            store.set_progress(Arc::new(Bars::default()));
+        }
         Store {
             inner: Mutex::new(store),
             interrupt,
@@ -187,10 +225,11 @@ impl Store {
 impl Store {
     /// Opens the store at `path` (a `.artifacts` directory or one holding it); without a
     /// path, the store named by `ART_STORE`, else the nearest `.artifacts` at or above the
-    /// current directory.
+    /// current directory. `progress=True` draws progress bars on stderr (when it is a
+    /// terminal) during long operations.
     #[new]
-    #[pyo3(signature = (path=None))]
-    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (path=None, progress=false))]
+    fn new(py: Python<'_>, path: Option<PathBuf>, progress: bool) -> PyResult<Self> {
         let path = path.or_else(|| std::env::var_os("ART_STORE").map(PathBuf::from));
         py.detach(|| {
             if let Some(p) = path {
@@ -203,15 +242,16 @@ impl Store {
             })?;
             art::Store::discover(&cwd)
         })
-        .map(Store::wrap)
+        .map(|s| Store::wrap(s, progress))
         .map_err(to_py)
     }
 
     /// Creates a store in `path` (`path/.artifacts`), or opens the one already there.
     #[staticmethod]
-    fn init(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, progress=false))]
+    fn init(py: Python<'_>, path: PathBuf, progress: bool) -> PyResult<Self> {
         py.detach(|| art::Store::init(&path))
-            .map(|o| Store::wrap(o.store))
+            .map(|o| Store::wrap(o.store, progress))
             .map_err(to_py)
     }
 

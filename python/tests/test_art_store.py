@@ -309,6 +309,15 @@ def test_errors_carry_the_cli_messages(store: Store, tmp_path: Path) -> None:
         assert issubclass(cls, art_store.ArtError)
 
 
+def test_progress_bars_do_not_change_results(store: Store, tmp_path: Path) -> None:
+    noisy = Store(tmp_path, progress=True)
+    art = Artifact("shown", type="data")
+    art.add_dir(tree(tmp_path / "d", {"a": os.urandom(100_000)}))
+    noisy.log_artifact(art)
+    out = Path(noisy.artifact("shown").download(tmp_path / "out"))
+    assert (out / "a").read_bytes() == (tmp_path / "d" / "a").read_bytes()
+
+
 def test_store_discovery_and_art_store_env(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
