@@ -38,3 +38,9 @@ rm -rf restored
 step checkout dataset:raw restored           # evicted blobs come back from origin
 diff -r restored "$repo/fixtures/data" && echo "restored/ is byte-identical again, read from the remote"
 step fsck --remote origin --read-data
+# Elsewhere: a clone holds the history but no data; checkout reads it from the remote.
+cd "$work" && mkdir elsewhere && cd elsewhere
+step clone "$work/remote" .
+step versions dataset
+step checkout dataset:best data
+step verify dataset:best data                # the directory, re-hashed against the version

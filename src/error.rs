@@ -109,6 +109,31 @@ pub enum Error {
         /// Evicted packs only it holds.
         packs: u64,
     },
+    /// The remote has recorded changes this store lacks.
+    #[error(
+        "remote `{remote}` has changes this store lacks; run `art pull {remote}` first, then push again"
+    )]
+    PushNeedsPull {
+        /// The remote.
+        remote: String,
+    },
+    /// Both sides recorded changes the other lacks.
+    #[error(
+        "this store has {local} change(s) not pushed to `{remote}`, and `{remote}` has {remote_new} this store lacks; art cannot merge diverged histories yet: keep working in a store that has pulled first (`art clone`), and log there"
+    )]
+    Diverged {
+        /// The remote.
+        remote: String,
+        /// Local batches not on the remote.
+        local: u64,
+        /// Remote batches not here.
+        remote_new: u64,
+    },
+    /// The store's history before its record log cannot be sent.
+    #[error(
+        "this store was upgraded from a version of art without a record log; its history from before the upgrade cannot be pushed yet (new stores and clones can)"
+    )]
+    HistoryBeforeLog,
     /// The version was deleted.
     #[error("`{version}` was deleted{}; pick another version (`art versions --all` lists them)",
         if *.collected { " and `art gc` has removed its data" } else { " (its data stays until the next `art gc`)" })]
@@ -307,7 +332,9 @@ impl Error {
         match self {
             Error::Conflicts { .. }
             | Error::HasAliases { .. }
-            | Error::RemoteHoldsEvicted { .. } => ErrorKind::Refused,
+            | Error::RemoteHoldsEvicted { .. }
+            | Error::PushNeedsPull { .. }
+            | Error::Diverged { .. } => ErrorKind::Refused,
             Error::InFile { source, .. } => source.kind(),
             _ => ErrorKind::Failure,
         }

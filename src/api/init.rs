@@ -33,12 +33,33 @@ impl Store {
                 store,
             });
         }
+        Self::create_at(&path)
+    }
+
+    /// Creates `path/.artifacts` even inside another store's tree (a clone is its own
+    /// store); refuses when `path` already holds one.
+    ///
+    /// # Errors
+    /// A store already at `path`; directories that cannot be created.
+    pub(crate) fn init_here(path: &Path) -> Result<InitOutcome> {
+        std::fs::create_dir_all(path).map_err(io("create directory", path))?;
+        let path = path.canonicalize().map_err(io("resolve", path))?;
+        if path.join(STORE_DIR).exists() {
+            return Err(crate::error::Error::InvalidConfig(format!(
+                "`{}` already holds a store; clone into a new directory",
+                path.join(STORE_DIR).display()
+            )));
+        }
+        Self::create_at(&path)
+    }
+
+    fn create_at(path: &Path) -> Result<InitOutcome> {
         let dir = path.join(STORE_DIR);
         // Build in a temporary sibling and rename, so a crash never leaves a half store.
         let staging = tempfile::Builder::new()
             .prefix(".artifacts-init-")
-            .tempdir_in(&path)
-            .map_err(io("create store in", &path))?;
+            .tempdir_in(path)
+            .map_err(io("create store in", path))?;
         for sub in ["packs", "tmp", super::records::LOG_DIR] {
             std::fs::create_dir(staging.path().join(sub))
                 .map_err(io("create directory", staging.path()))?;

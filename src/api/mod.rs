@@ -23,7 +23,7 @@ pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
 pub use records::RebuildOutcome;
-pub use remote::{PushOutcome, RemoteInfo, RemoteRemoved};
+pub use remote::{PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,
     UseOutcome,

@@ -105,6 +105,64 @@ fn read_batch(dir: &Path, seq: u64) -> Result<Option<Batch>> {
     }
 }
 
+/// Every batch of the log, in order (batches are never deleted, checkpoints aside).
+pub(crate) fn all_batches(dir: &Path) -> Result<Vec<Batch>> {
+    let mut out = Vec::new();
+    while let Some(batch) = read_batch(dir, out.len() as u64 + 1)? {
+        out.push(batch);
+    }
+    Ok(out)
+}
+
+/// Whether the log starts from an upgrade's checkpoint 0 that holds versions: history
+/// recorded before the log existed, which no batch carries.
+pub(crate) fn history_before_log(dir: &Path) -> Result<bool> {
+    let path = checkpoint_path(dir, 0);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(!Checkpoint::decode(&bytes)?.versions.is_empty()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::Io {
+            action: "read",
+            path,
+            source: e,
+        }),
+    }
+}
+
+/// Appends a batch another store wrote (pulled from `remote`) as this store's next batch,
+/// in the caller's transaction (begun with [`begin`]): its packs are indexed from the
+/// remote's copies (evicted here: checkout reads them there), then it is made durable.
+pub(crate) fn append_pulled(
+    dir: &Path,
+    tx: &Connection,
+    batch: &Batch,
+    remote: (&str, &crate::remote::RemoteSpec),
+) -> Result<()> {
+    let seq = recq::applied_seq(tx)? + 1;
+    let mut specs = std::collections::BTreeMap::new();
+    specs.insert(remote.0.to_owned(), remote.1.clone());
+    let mut replay = Replay {
+        notes: Vec::new(),
+        remotes: Some(RemotePacks {
+            specs,
+            listed: None,
+        }),
+    };
+    apply(dir, tx, seq, batch, Some(&mut replay))?;
+    if let Some(problem) = replay.notes.into_iter().next() {
+        return Err(crate::index::Error::Corrupt(format!(
+            "a batch pulled from `{}` names content that cannot be read: {problem}",
+            remote.0
+        ))
+        .into());
+    }
+    let path = batch_path(dir, seq);
+    if !write_create_only(dir, &path, &batch.encode())? {
+        return Err(Error::LogConflict(path));
+    }
+    Ok(())
+}
+
 /// Applies every durable batch after the index's last one; returns the last applied.
 pub(crate) fn catch_up(dir: &Path, conn: &Connection) -> Result<u64> {
     let mut seq = recq::applied_seq(conn)?;

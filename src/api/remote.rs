@@ -36,8 +36,61 @@ pub struct PushOutcome {
     pub bytes_uploaded: u64,
     /// Packs the remote already had.
     pub packs_present: u64,
+    /// Log batches (versions, aliases, metadata, deletions, runs, lineage) uploaded now.
+    pub batches_uploaded: u64,
     /// Whether there was nothing to upload.
     pub up_to_date: bool,
+}
+
+/// What `art pull` (and `art clone`) brought in.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PullOutcome {
+    /// The remote.
+    pub remote: String,
+    /// Log batches applied.
+    pub batches: u64,
+    /// New versions among them, as `NAME:vN`.
+    pub versions: Vec<String>,
+    /// Runs started or changed.
+    pub runs: u64,
+    /// Whether there was nothing new.
+    pub up_to_date: bool,
+}
+
+/// The key of log batch `seq` on a remote (20 digits, as locally).
+fn log_key(seq: u64) -> String {
+    format!("log/{seq:020}.json")
+}
+
+/// The remote's log, in order. Numbers must run 1, 2, 3… without a gap, and every batch
+/// must parse: a remote that breaks either is refused before anything is applied.
+fn remote_log(remote: &Remote) -> Result<Vec<crate::model::Batch>> {
+    let corrupt = |key: &str, reason: String| crate::remote::Error::Corrupt {
+        remote: remote.name().to_owned(),
+        key: key.to_owned(),
+        reason,
+    };
+    let mut seqs = Vec::new();
+    for (key, _) in remote.list("log/")? {
+        let seq = key
+            .strip_prefix("log/")
+            .and_then(|k| k.strip_suffix(".json"))
+            .filter(|n| n.len() == 20)
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| corrupt(&key, "not a log batch name".into()))?;
+        seqs.push(seq);
+    }
+    seqs.sort_unstable();
+    let mut out = Vec::with_capacity(seqs.len());
+    for (i, seq) in seqs.into_iter().enumerate() {
+        let key = log_key(seq);
+        if seq != i as u64 + 1 {
+            return Err(corrupt(&key, format!("expected batch {} here", i + 1)).into());
+        }
+        let bytes = remote.get(&key)?;
+        out.push(crate::model::Batch::decode(&bytes).map_err(|e| corrupt(&key, e.to_string()))?);
+    }
+    Ok(out)
 }
 
 /// What `art remote rm` did.
@@ -219,8 +272,21 @@ impl Store {
     /// the failure stay on the remote and are skipped next time).
     pub fn push(&mut self, remote: Option<&str>, refs: &[Ref]) -> Result<PushOutcome> {
         let name = self.pick_remote(remote)?;
+        if super::records::history_before_log(&self.dir)? {
+            return Err(Error::HistoryBeforeLog);
+        }
         let remote = self.connect(&name)?;
         remote.prepare()?;
+        // Refuse before uploading anything when the remote moved on.
+        let remote_batches = remote_log(&remote)?;
+        let local_batches = super::records::all_batches(&self.dir)?;
+        let local_ids: HashSet<&str> = local_batches.iter().map(|b| b.id.as_str()).collect();
+        if remote_batches
+            .iter()
+            .any(|b| !local_ids.contains(b.id.as_str()))
+        {
+            return Err(Error::PushNeedsPull { remote: name });
+        }
         let wanted: Option<HashSet<Digest>> = if refs.is_empty() {
             None
         } else {
@@ -262,12 +328,32 @@ impl Store {
             bq::record_remote_pack(&tx, &name, hash)?;
         }
         tx.commit().map_err(crate::index::Error::from)?;
+        // Then the batches that make them visible, in order, each under the next free number
+        // (create-only: a rival pusher that took it means the remote moved on).
+        let remote_ids: HashSet<&str> = remote_batches.iter().map(|b| b.id.as_str()).collect();
+        let mut next = remote_batches.len() as u64 + 1;
+        let mut batches = 0u64;
+        if refs.is_empty() {
+            for shared in local_batches
+                .iter()
+                .filter(|b| !remote_ids.contains(b.id.as_str()))
+                .filter_map(crate::model::Batch::shared)
+            {
+                self.check_interrupt()?;
+                if !remote.put_if_absent(&log_key(next), shared.encode())? {
+                    return Err(Error::PushNeedsPull { remote: name });
+                }
+                next += 1;
+                batches += 1;
+            }
+        }
         Ok(PushOutcome {
             remote: name,
             packs_uploaded: missing.len() as u64,
             bytes_uploaded: total,
             packs_present: present.len() as u64,
-            up_to_date: missing.is_empty(),
+            batches_uploaded: batches,
+            up_to_date: missing.is_empty() && batches == 0,
         })
     }
 
@@ -365,5 +451,115 @@ impl Store {
             problems,
             notes,
         })
+    }
+
+    /// Brings in what `remote` recorded that this store lacks: versions, aliases, metadata,
+    /// deletions, runs and lineage, with no blob data (checkout reads it from the remote).
+    /// Only a store whose own recorded changes are all pushed can pull (no merge yet).
+    ///
+    /// # Errors
+    /// Unknown remote; [`Error::Diverged`]; a remote whose log is malformed or names
+    /// content it does not hold (nothing is applied then); transport errors.
+    pub fn pull(&mut self, remote: Option<&str>) -> Result<PullOutcome> {
+        let name = self.pick_remote(remote)?;
+        let spec = self.config.remote[&name].clone();
+        let remote = self.connect(&name)?;
+        let mut outcome = PullOutcome {
+            remote: name.clone(),
+            batches: 0,
+            versions: Vec::new(),
+            runs: 0,
+            up_to_date: true,
+        };
+        match remote.get(crate::remote::FORMAT_KEY) {
+            Ok(_) => remote.prepare()?,
+            Err(crate::remote::Error::NotFound { .. }) => return Ok(outcome),
+            Err(e) => return Err(e.into()),
+        }
+        let remote_batches = remote_log(&remote)?;
+        let local = super::records::all_batches(&self.dir)?;
+        let local_ids: HashSet<&str> = local.iter().map(|b| b.id.as_str()).collect();
+        let remote_ids: HashSet<&str> = remote_batches.iter().map(|b| b.id.as_str()).collect();
+        let new: Vec<&crate::model::Batch> = remote_batches
+            .iter()
+            .filter(|b| !local_ids.contains(b.id.as_str()))
+            .collect();
+        if new.is_empty() {
+            return Ok(outcome);
+        }
+        let unpushed = local
+            .iter()
+            .filter(|b| !remote_ids.contains(b.id.as_str()) && b.shared().is_some())
+            .count() as u64;
+        if unpushed > 0 || super::records::history_before_log(&self.dir)? {
+            return Err(Error::Diverged {
+                remote: name,
+                local: unpushed.max(1),
+                remote_new: new.len() as u64,
+            });
+        }
+        // Every pack a batch names must be on the remote (or here) before anything applies.
+        let listed: HashSet<String> = remote.list("packs/")?.into_iter().map(|(k, _)| k).collect();
+        for batch in &new {
+            for entry in &batch.entries {
+                if let crate::model::Entry::Packs { packs } = entry
+                    && let Some(missing) = packs.iter().find(|h| {
+                        !listed.contains(&pack_key(h)) && !pack_path(&self.dir, h).exists()
+                    })
+                {
+                    return Err(crate::remote::Error::Corrupt {
+                        remote: name,
+                        key: format!("log batch {}", batch.id),
+                        reason: format!("it names pack `{missing}`, which the remote lacks"),
+                    }
+                    .into());
+                }
+            }
+        }
+        for batch in new {
+            self.check_interrupt()?;
+            let tx = super::records::begin(&mut self.conn, &self.dir)?;
+            super::records::append_pulled(&self.dir, &tx, batch, (&name, &spec))?;
+            tx.commit().map_err(crate::index::Error::from)?;
+            outcome.batches += 1;
+            for entry in &batch.entries {
+                match entry {
+                    crate::model::Entry::Version(r) => {
+                        outcome
+                            .versions
+                            .push(format!("{}:v{}", r.artifact, r.number));
+                    }
+                    crate::model::Entry::Run(_) => outcome.runs += 1,
+                    _ => {}
+                }
+            }
+        }
+        outcome.up_to_date = false;
+        Ok(outcome)
+    }
+
+    /// `art clone`: a new store in `dir` (as `art init`), `origin` set to `spec`, then a
+    /// pull. A clone holds no data; checkout reads it from the remote. A failed clone
+    /// removes the store it made.
+    ///
+    /// # Errors
+    /// As [`Store::init`], [`Store::remote_add`] and [`Store::pull`].
+    pub fn clone_from(
+        dir: &std::path::Path,
+        spec: RemoteSpec,
+        cwd: &std::path::Path,
+    ) -> Result<(Store, PullOutcome)> {
+        let init = Store::init_here(dir)?;
+        let made = init.store_dir.clone();
+        let result = (|| {
+            let mut store = init.store;
+            store.remote_add("origin", spec, cwd)?;
+            let pulled = store.pull(Some("origin"))?;
+            Ok((store, pulled))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&made);
+        }
+        result
     }
 }

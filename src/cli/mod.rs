@@ -93,6 +93,10 @@ pub enum Command {
     Remote(remote::RemoteCommand),
     /// Upload to a remote the packs it lacks (then `art gc --max` may evict them locally).
     Push(remote::PushArgs),
+    /// Bring in what a remote recorded (versions, aliases, runs, lineage); no blob data.
+    Pull(remote::PullArgs),
+    /// Make a new store from a remote (init + `remote add origin` + pull); it holds no data.
+    Clone(remote::CloneArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionsArgs),
     /// Print the man page `art.1`, or write every page into a directory (--dir).
@@ -135,6 +139,8 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Lineage(a) => lineage::run(&ctx, a),
         Command::Remote(c) => remote::remote(&ctx, c),
         Command::Push(a) => remote::push(&ctx, a),
+        Command::Pull(a) => remote::pull(&ctx, a),
+        Command::Clone(a) => remote::clone(&ctx, a),
         Command::Completions(a) => shell::completions(a),
         Command::Man(a) => shell::man(&ctx, a),
     }

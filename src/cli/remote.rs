@@ -110,13 +110,81 @@ pub fn push(ctx: &Ctx, args: PushArgs) -> anyhow::Result<u8> {
             )
         } else {
             format!(
-                "{}: uploaded {} packs ({}), {} already there",
+                "{}: uploaded {} packs ({}) and {} log batches, {} packs already there",
                 out.remote,
                 out.packs_uploaded,
                 format_size(out.bytes_uploaded),
+                out.batches_uploaded,
                 out.packs_present
             )
         }
     })?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// The remote (default: `origin`, or the only remote).
+    remote: Option<String>,
+}
+
+pub fn pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<u8> {
+    let mut store = ctx.open_store()?;
+    let out = store.pull(args.remote.as_deref())?;
+    print_pull(ctx, &out)?;
+    Ok(0)
+}
+
+fn print_pull(ctx: &Ctx, out: &art::PullOutcome) -> anyhow::Result<()> {
+    ctx.emit(out, || {
+        if out.up_to_date {
+            format!("{}: up to date", out.remote)
+        } else {
+            let mut text = format!(
+                "{}: {} log batches, {} new versions, {} run updates",
+                out.remote,
+                out.batches,
+                out.versions.len(),
+                out.runs
+            );
+            for v in &out.versions {
+                text.push_str(&format!("\n  {v}"));
+            }
+            text
+        }
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct CloneArgs {
+    /// The remote: a directory, file:///PATH, s3://, az:// or gs:// URL.
+    url: String,
+    /// Where to make the store (default: the current directory).
+    dir: Option<std::path::PathBuf>,
+    /// An S3-compatible endpoint (or an Azure one, for Azurite).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// The bucket's region.
+    #[arg(long)]
+    region: Option<String>,
+    /// Allow a plain-HTTP endpoint.
+    #[arg(long)]
+    allow_http: bool,
+}
+
+pub fn clone(ctx: &Ctx, args: CloneArgs) -> anyhow::Result<u8> {
+    let cwd = Ctx::cwd()?;
+    let dir = args.dir.map_or_else(|| cwd.clone(), |d| cwd.join(d));
+    let spec = art::remote::RemoteSpec {
+        url: args.url,
+        endpoint: args.endpoint,
+        region: args.region,
+        allow_http: args.allow_http,
+    };
+    let (store, out) = art::Store::clone_from(&dir, spec, &cwd)?;
+    if !ctx.quiet && !ctx.json {
+        eprintln!("cloned into {}", store.dir().display());
+    }
+    print_pull(ctx, &out)?;
     Ok(0)
 }

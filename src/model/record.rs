@@ -287,6 +287,28 @@ impl Batch {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         decode(bytes, "log batch", LOG_FORMAT)
     }
+
+    /// The batch as other stores see it: what was recorded (versions, aliases, metadata,
+    /// deletions, runs, lineage, the packs holding new content), without what gc did to this
+    /// store's own copies (`packs_removed`, `blobs_forgotten`, `collected`), which would make
+    /// another store forget packs it still reads from a remote. `None` when nothing is left.
+    #[must_use]
+    pub fn shared(&self) -> Option<Batch> {
+        let entries: Vec<Entry> = self
+            .entries
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e,
+                    Entry::PacksRemoved { .. }
+                        | Entry::BlobsForgotten { .. }
+                        | Entry::Collected { .. }
+                )
+            })
+            .cloned()
+            .collect();
+        (!entries.is_empty()).then(|| Batch::new(self.id.clone(), self.time, entries))
+    }
 }
 
 impl Checkpoint {

@@ -118,6 +118,25 @@ fn push_to_s3_evict_and_read_back() {
     assert!(uploaded >= 1);
     assert_eq!(env.json(&["push"])["packs_uploaded"], 0);
 
+    // A clone elsewhere sees both versions and reads them from the bucket.
+    let other = Env::new();
+    other.set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    other.set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    let cloned = other.json(&[
+        "clone",
+        "s3://team-bucket/projects/art",
+        "--endpoint",
+        &server.endpoint(),
+        "--allow-http",
+    ]);
+    assert_eq!(cloned["versions"], serde_json::json!(["m:v0", "m:v1"]));
+    assert_eq!(
+        other.json(&["versions", "m"]),
+        env.json(&["versions", "m"]),
+        "the clone has the same versions"
+    );
+    check_restores(&other, &trees);
+
     let stored = env.pack_bytes();
     env.ok(&["gc", "--max", "0"]);
     let fetched = check_restores(&env, &trees);
@@ -470,4 +489,115 @@ fn push_evict_and_checkout_through_azurite() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("refused access"), "{err}");
+}
+
+/// `ds` (with a 2 MiB file, alias `best`) used by a finished run that logged `model`.
+fn shared_history(env: &Env) {
+    env.write("d/big.bin", noise(2 << 20, 11));
+    env.write("d/labels.csv", "x,y\n1,2\n");
+    env.ok(&["log", "ds", "d", "-a", "best", "-m", "first cut"]);
+    let run = env.ok(&["run", "start", "--name", "train", "--group", "sweep1"]);
+    let run = run.trim();
+    env.ok(&["use", "ds:best", "--run", run]);
+    env.write("m/model.bin", noise(300_000, 12));
+    env.ok(&["log", "model", "m", "-t", "model", "--run", run]);
+    env.ok(&["run", "finish", run, "--summary", "acc=0.93"]);
+    env.ok(&["meta", "set", "ds:v0", "--set", "rows=1"]);
+}
+
+/// What a user compares between two stores sharing a history.
+fn recorded_state(env: &Env) -> Vec<serde_json::Value> {
+    vec![
+        env.json(&["versions", "ds", "--all"]),
+        env.json(&["versions", "model", "--all"]),
+        env.json(&["show", "ds:best"]),
+        env.json(&["runs"]),
+        env.json(&["lineage", "model", "--format", "json"]),
+    ]
+}
+
+#[test]
+fn clone_pull_and_push_share_versions_runs_and_lineage() {
+    let a = Env::init();
+    shared_history(&a);
+    let remote = a.path("shared").to_string_lossy().into_owned();
+    a.ok(&["remote", "add", "origin", &remote]);
+    let pushed = a.json(&["push"]);
+    assert_eq!(pushed["batches_uploaded"], 6, "{pushed}");
+    assert_eq!(a.json(&["push"])["up_to_date"], true);
+
+    let b = Env::new();
+    let cloned = b.json(&["clone", &remote, "b"]);
+    assert_eq!(cloned["versions"], serde_json::json!(["ds:v0", "model:v0"]));
+    let b = Env::in_dir(assert_fs::TempDir::new().expect("dir"));
+    b.ok(&["clone", &remote, "."]);
+    assert_eq!(
+        recorded_state(&b),
+        recorded_state(&a),
+        "a clone shows the same history"
+    );
+    assert_eq!(b.pack_bytes(), 0, "a clone holds no data");
+    let out = b.json(&["checkout", "ds:best", "restored"]);
+    assert!(out["fetched_bytes"].as_u64() > Some(2 << 20), "{out}");
+    assert_eq!(b.read_tree("restored"), a.read_tree("d"));
+
+    // B adds a version and pushes; A pulls it and reads it from the remote.
+    b.write("restored/extra.txt", "from b\n");
+    b.ok(&["log", "ds", "restored"]);
+    assert_eq!(b.json(&["push"])["batches_uploaded"], 1);
+    let pulled = a.json(&["pull"]);
+    assert_eq!(pulled["versions"], serde_json::json!(["ds:v1"]));
+    assert_eq!(recorded_state(&a), recorded_state(&b));
+    a.ok(&["checkout", "ds:v1", "from-b"]);
+    assert_eq!(a.read_tree("from-b"), b.read_tree("restored"));
+    assert!(a.ok(&["pull"]).contains("up to date"));
+
+    // Both log without pulling: the later push is refused, nothing is lost on either side.
+    a.write("d/a-only.txt", "a\n");
+    a.ok(&["log", "ds", "d"]);
+    b.write("restored/b-only.txt", "b\n");
+    b.ok(&["log", "ds", "restored"]);
+    b.ok(&["push"]);
+    let err = a.fails(&["push"], 3);
+    assert!(err.contains("run `art pull origin` first"), "{err}");
+    let err = a.fails(&["pull"], 3);
+    assert!(err.contains("cannot merge diverged histories"), "{err}");
+    assert_eq!(
+        a.json(&["versions", "ds"]).as_array().map(Vec::len),
+        Some(3)
+    );
+    assert!(a.ok(&["fsck"]).contains(": ok"));
+}
+
+#[test]
+fn a_malformed_remote_log_is_refused_and_the_clone_removed() {
+    let a = Env::init();
+    shared_history(&a);
+    a.ok(&["remote", "add", "origin", "shared"]);
+    a.ok(&["push"]);
+    // A gap in the numbers (a far-future batch number).
+    std::fs::rename(
+        a.path("shared/log/00000000000000000002.json"),
+        a.path("shared/log/00000000000000000099.json"),
+    )
+    .expect("renumber");
+    let remote = a.path("shared").to_string_lossy().into_owned();
+    let err = a.fails(&["clone", &remote, "gap"], 1);
+    assert!(err.contains("expected batch 2 here"), "{err}");
+    assert!(
+        !a.path("gap/.artifacts").exists(),
+        "the failed clone is removed"
+    );
+    // A batch naming a pack the remote does not hold.
+    std::fs::rename(
+        a.path("shared/log/00000000000000000099.json"),
+        a.path("shared/log/00000000000000000002.json"),
+    )
+    .expect("renumber back");
+    for pack in crate::util::files_in(&a.path("shared/packs")) {
+        std::fs::remove_file(pack).expect("drop pack");
+    }
+    let err = a.fails(&["clone", &remote, "nopacks"], 1);
+    assert!(err.contains("which the remote lacks"), "{err}");
+    assert!(!a.path("nopacks/.artifacts").exists());
 }
