@@ -147,6 +147,7 @@ pub(crate) fn append_pulled(
             specs,
             listed: None,
         }),
+        strict: false,
     };
     apply(dir, tx, seq, batch, Some(&mut replay))?;
     if let Some(problem) = replay.notes.into_iter().next() {
@@ -164,11 +165,26 @@ pub(crate) fn append_pulled(
 }
 
 /// Applies every durable batch after the index's last one; returns the last applied.
+/// A pending batch may name packs that are only on a remote (a pull killed between its log
+/// write and its index commit): their trailers are read from the configured remotes, which
+/// are contacted only then.
 pub(crate) fn catch_up(dir: &Path, conn: &Connection) -> Result<u64> {
     let mut seq = recq::applied_seq(conn)?;
+    let mut replay: Option<Replay> = None;
     while let Some(batch) = read_batch(dir, seq + 1)? {
         seq += 1;
-        apply(dir, conn, seq, &batch, None)?;
+        let replay = match &mut replay {
+            Some(r) => r,
+            None => replay.insert(Replay {
+                notes: Vec::new(),
+                remotes: Some(RemotePacks {
+                    specs: Config::load(dir)?.remote,
+                    listed: None,
+                }),
+                strict: true,
+            }),
+        };
+        apply(dir, conn, seq, &batch, Some(replay))?;
     }
     Ok(seq)
 }
@@ -208,6 +224,9 @@ pub(crate) fn append(dir: &Path, tx: &Connection, time: i64, entries: Vec<Entry>
 struct Replay {
     notes: Vec<String>,
     remotes: Option<RemotePacks>,
+    /// A local pack that cannot be read is an error, as for a command (catching up), not a
+    /// note (rebuilding).
+    strict: bool,
 }
 
 /// The configured remotes, asked for the trailers of packs that are not local (evicted by
@@ -335,8 +354,8 @@ fn apply(
                 let problems = index_packs(dir, conn, packs, batch.time, remotes)?;
                 match (replay.as_deref_mut(), problems.into_iter().next()) {
                     (_, None) => {}
-                    (Some(r), Some(first)) => r.notes.push(first),
-                    (None, Some(first)) => {
+                    (Some(r), Some(first)) if !r.strict => r.notes.push(first),
+                    (_, Some(first)) => {
                         return Err(crate::index::Error::Corrupt(first).into());
                     }
                 }
@@ -771,6 +790,7 @@ pub(crate) fn rebuild_locked(
             specs: config.remote.clone(),
             listed: None,
         }),
+        strict: false,
     };
     let mut conn = crate::index::open(&tmp)?;
     let tx = conn.transaction().map_err(crate::index::Error::from)?;

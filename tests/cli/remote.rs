@@ -601,3 +601,38 @@ fn a_malformed_remote_log_is_refused_and_the_clone_removed() {
     assert!(err.contains("which the remote lacks"), "{err}");
     assert!(!a.path("nopacks/.artifacts").exists());
 }
+
+/// A pull killed between writing a batch to the log and committing the index: the next
+/// command applies the batch, reading its packs' trailers from the remote, so the pulled
+/// version restores.
+#[test]
+fn a_pulled_batch_the_index_missed_is_applied_from_the_remote() {
+    let a = Env::init();
+    shared_history(&a);
+    let remote = a.path("shared").to_string_lossy().into_owned();
+    a.ok(&["remote", "add", "origin", &remote]);
+    a.ok(&["push"]);
+    let b = Env::new();
+    b.ok(&["clone", &remote, "."]);
+    a.write("d/more.bin", noise(400_000, 13));
+    a.ok(&["log", "ds", "d"]);
+    a.ok(&["push"]);
+    // What the killed pull left: the remote's batch 7 in b's log, the index unaware.
+    let next = crate::util::files_in(&b.path(".artifacts/log"))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| !p.to_string_lossy().contains("checkpoint"))
+        .count()
+        + 1;
+    std::fs::copy(
+        a.path("shared/log/00000000000000000007.json"),
+        b.path(&format!(".artifacts/log/{next:020}.json")),
+    )
+    .expect("place the batch");
+    let versions = b.json(&["versions", "ds"]);
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
+    b.ok(&["checkout", "ds:v1", "restored"]);
+    assert_eq!(b.read_tree("restored"), a.read_tree("d"));
+    assert!(b.ok(&["pull"]).contains("up to date"));
+    assert!(b.ok(&["fsck"]).contains(": ok"));
+}
