@@ -35,10 +35,8 @@ const RANGED_READS_AT_MOST: u64 = 8;
 pub(crate) struct Packs {
     store_dir: PathBuf,
     open: Mutex<HashMap<Digest, Arc<PackFile>>>,
-    /// Evicted packs and the remotes holding them.
-    evicted: HashMap<Digest, Vec<String>>,
-    /// Sizes of the evicted packs.
-    evicted_sizes: HashMap<Digest, u64>,
+    /// Evicted packs: their sizes and the remotes holding them.
+    evicted: HashMap<Digest, (u64, Vec<String>)>,
     /// Evicted packs brought back whole by [`Packs::prefetch`]: local again.
     restored: Mutex<std::collections::HashSet<Digest>>,
     specs: std::collections::BTreeMap<String, crate::remote::RemoteSpec>,
@@ -51,11 +49,6 @@ impl Packs {
             store_dir: store.dir.clone(),
             open: Mutex::new(HashMap::new()),
             evicted: bq::evicted_packs(&store.conn)?,
-            evicted_sizes: bq::all_packs(&store.conn)?
-                .into_iter()
-                .filter(|p| p.remote_state.as_deref() == Some("evicted"))
-                .map(|p| (p.hash, p.size))
-                .collect(),
             restored: Mutex::new(std::collections::HashSet::new()),
             specs: store.config.remote.clone(),
             remotes: Mutex::new(HashMap::new()),
@@ -90,7 +83,7 @@ impl Packs {
 
     /// Reads and verifies one blob.
     pub(crate) fn read(&self, loc: &BlobLocation) -> Result<Vec<u8>> {
-        if let Some(names) = self.evicted.get(&loc.pack_hash)
+        if let Some((_, names)) = self.evicted.get(&loc.pack_hash)
             && !self
                 .restored
                 .lock()
@@ -124,7 +117,7 @@ impl Packs {
         }
         let mut restored = Vec::new();
         for (hash, (bytes, blobs)) in needed {
-            let size = self.evicted_sizes.get(&hash).copied().unwrap_or(u64::MAX);
+            let size = self.evicted.get(&hash).map_or(u64::MAX, |(size, _)| *size);
             if (bytes.saturating_mul(2) < size && blobs < RANGED_READS_AT_MOST)
                 || self.restored.lock().expect("restored lock").contains(&hash)
             {
@@ -143,8 +136,7 @@ impl Packs {
         let names = self
             .evicted
             .get(hash)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+            .map_or(&[][..], |(_, n)| n.as_slice());
         let mut last = None;
         for name in names {
             let bytes = match self.remote(name).and_then(|r| Ok(r.get(&key)?)) {

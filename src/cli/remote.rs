@@ -7,22 +7,13 @@ use clap::{Args, Subcommand};
 
 #[derive(Subcommand, Debug)]
 pub enum RemoteCommand {
-    /// Add a remote: a directory, file:///PATH or s3://BUCKET/PREFIX. Credentials come from
-    /// the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE…), never the store.
+    /// Add a remote. Credentials come from the environment (AWS_*, AZURE_STORAGE_*,
+    /// GOOGLE_*), never the store.
     Add {
         /// Its name (`origin` is the default of push).
         name: String,
-        /// Where it is.
-        url: String,
-        /// An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (MinIO, Ceph, R2).
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// The bucket's region (default: AWS_REGION, else us-east-1).
-        #[arg(long)]
-        region: Option<String>,
-        /// Allow a plain-HTTP endpoint.
-        #[arg(long)]
-        allow_http: bool,
+        #[command(flatten)]
+        location: Location,
     },
     /// List remotes.
     Ls,
@@ -39,19 +30,8 @@ pub enum RemoteCommand {
 pub fn remote(ctx: &Ctx, cmd: RemoteCommand) -> anyhow::Result<u8> {
     let mut store = ctx.open_store()?;
     match cmd {
-        RemoteCommand::Add {
-            name,
-            url,
-            endpoint,
-            region,
-            allow_http,
-        } => {
-            let spec = art::remote::RemoteSpec {
-                url,
-                endpoint,
-                region,
-                allow_http,
-            };
+        RemoteCommand::Add { name, location } => {
+            let spec = location.spec();
             let out = store.remote_add(&name, spec, &Ctx::cwd()?)?;
             ctx.emit(&out, || {
                 format!("added remote {} -> {}", out.name, out.spec.url)
@@ -155,16 +135,15 @@ fn print_pull(ctx: &Ctx, out: &art::PullOutcome) -> anyhow::Result<()> {
     })
 }
 
+/// Where a remote is and how to reach it (`remote add`, `clone`).
 #[derive(Args, Debug)]
-pub struct CloneArgs {
-    /// The remote: a directory, file:///PATH, s3://, az:// or gs:// URL.
+pub struct Location {
+    /// A directory, file:///PATH, s3://BUCKET/PREFIX, az://CONTAINER/PREFIX or gs://BUCKET/PREFIX.
     url: String,
-    /// Where to make the store (default: the current directory).
-    dir: Option<std::path::PathBuf>,
-    /// An S3-compatible endpoint (or an Azure one, for Azurite).
+    /// An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (MinIO, Ceph, R2), or an Azure one.
     #[arg(long)]
     endpoint: Option<String>,
-    /// The bucket's region.
+    /// The bucket's region (default: AWS_REGION, else us-east-1).
     #[arg(long)]
     region: Option<String>,
     /// Allow a plain-HTTP endpoint.
@@ -172,15 +151,29 @@ pub struct CloneArgs {
     allow_http: bool,
 }
 
+impl Location {
+    fn spec(self) -> art::remote::RemoteSpec {
+        art::remote::RemoteSpec {
+            url: self.url,
+            endpoint: self.endpoint,
+            region: self.region,
+            allow_http: self.allow_http,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CloneArgs {
+    #[command(flatten)]
+    location: Location,
+    /// Where to make the store (default: the current directory).
+    dir: Option<std::path::PathBuf>,
+}
+
 pub fn clone(ctx: &Ctx, args: CloneArgs) -> anyhow::Result<u8> {
     let cwd = Ctx::cwd()?;
     let dir = args.dir.map_or_else(|| cwd.clone(), |d| cwd.join(d));
-    let spec = art::remote::RemoteSpec {
-        url: args.url,
-        endpoint: args.endpoint,
-        region: args.region,
-        allow_http: args.allow_http,
-    };
+    let spec = args.location.spec();
     let (store, out) = art::Store::clone_from(&dir, spec, &cwd)?;
     if !ctx.quiet && !ctx.json {
         eprintln!("cloned into {}", store.dir().display());

@@ -375,22 +375,32 @@ pub fn set_remote_state(conn: &Connection, pack_id: i64, state: Option<&str>) ->
         .execute(params![pack_id, state])?;
     Ok(())
 }
-/// Packs evicted locally, each with the remotes that hold it.
+/// Packs evicted locally, each with its size and the remotes that hold it.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn evicted_packs(conn: &Connection) -> Result<std::collections::HashMap<Digest, Vec<String>>> {
+pub fn evicted_packs(
+    conn: &Connection,
+) -> Result<std::collections::HashMap<Digest, (u64, Vec<String>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT p.hash, r.remote FROM packs p JOIN remote_packs r ON r.pack_hash = p.hash
+        "SELECT p.hash, p.size, r.remote FROM packs p JOIN remote_packs r ON r.pack_hash = p.hash
          WHERE p.remote_state = 'evicted' ORDER BY r.remote",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+        ))
     })?;
-    let mut out: std::collections::HashMap<Digest, Vec<String>> = std::collections::HashMap::new();
+    let mut out: std::collections::HashMap<Digest, (u64, Vec<String>)> =
+        std::collections::HashMap::new();
     for row in rows {
-        let (hash, remote) = row?;
-        out.entry(digest(&hash)?).or_default().push(remote);
+        let (hash, size, remote) = row?;
+        let entry = out
+            .entry(digest(&hash)?)
+            .or_insert_with(|| (u64::try_from(size).unwrap_or(0), Vec::new()));
+        entry.1.push(remote);
     }
     Ok(out)
 }
