@@ -117,21 +117,9 @@ pub enum Error {
         /// The remote.
         remote: String,
     },
-    /// Both sides recorded changes the other lacks.
-    #[error(
-        "this store has {local} change(s) not pushed to `{remote}`, and `{remote}` has {remote_new} this store lacks; art cannot merge diverged histories yet: keep working in a store that has pulled first (`art clone`), and log there"
-    )]
-    Diverged {
-        /// The remote.
-        remote: String,
-        /// Local batches not on the remote.
-        local: u64,
-        /// Remote batches not here.
-        remote_new: u64,
-    },
     /// The store's history before its record log cannot be sent.
     #[error(
-        "this store was upgraded from a version of art without a record log; its history from before the upgrade cannot be pushed yet (new stores and clones can)"
+        "this store was upgraded from a version of art without a record log; its history from before the upgrade cannot be pushed or merged with a remote's yet (new stores and clones can)"
     )]
     HistoryBeforeLog,
     /// The version was deleted.
@@ -334,7 +322,7 @@ impl Error {
             | Error::HasAliases { .. }
             | Error::RemoteHoldsEvicted { .. }
             | Error::PushNeedsPull { .. }
-            | Error::Diverged { .. } => ErrorKind::Refused,
+            | Error::Model(crate::model::Error::MergeConflict(_)) => ErrorKind::Refused,
             Error::InFile { source, .. } => source.kind(),
             _ => ErrorKind::Failure,
         }

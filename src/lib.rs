@@ -48,5 +48,5 @@ pub use api::{
 pub use api::{
     CONFIG_KEYS, DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome,
 };
-pub use api::{PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
+pub use api::{FetchOutcome, PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
 pub use error::{Error, ErrorKind, Result};

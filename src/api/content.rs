@@ -130,8 +130,17 @@ impl Packs {
         Ok(restored)
     }
 
+    /// The size of `hash` when it is evicted (and not brought back yet).
+    pub(crate) fn evicted_size(&self, hash: &Digest) -> Option<u64> {
+        let restored = self.restored.lock().expect("restored lock").contains(hash);
+        self.evicted
+            .get(hash)
+            .filter(|_| !restored)
+            .map(|(size, _)| *size)
+    }
+
     /// Downloads an evicted pack whole, verifies it and publishes it under `packs/`.
-    fn restore(&self, hash: &Digest) -> Result<()> {
+    pub(crate) fn restore(&self, hash: &Digest) -> Result<()> {
         let key = crate::remote::pack_key(hash);
         let names = self
             .evicted

@@ -23,7 +23,7 @@ pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
 pub use records::RebuildOutcome;
-pub use remote::{PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
+pub use remote::{FetchOutcome, PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,
     UseOutcome,
@@ -89,14 +89,19 @@ impl Store {
         let dir = store_dir_at(path)?;
         let config = Config::load(&dir)?;
         let lock = open_lock(&dir)?;
-        let mut store = if dir.join("index.db").is_file() {
+        let mut store = if dir.join("index.db").is_file() && !records::rewrite_pending(&dir) {
             Store::with_index(dir, config, lock)?
         } else {
             lock.lock()
                 .map_err(crate::error::io("lock", dir.join("lock")))?;
-            let store = if dir.join("index.db").is_file() {
+            // A merge killed while it rewrote the log is finished (or undone) first; the
+            // index is then rebuilt from the log it left.
+            let rewritten = records::recover_rewrite(&dir)?;
+            let store = if dir.join("index.db").is_file() && !rewritten {
                 // Another process rebuilt it while this one waited for the lock.
                 Store::with_index(dir, config, lock)?
+            } else if rewritten {
+                records::rebuild_with(dir, config, lock, records::OldIndex::CarryLocalState)?.0
             } else {
                 records::rebuild_locked(dir, config, lock)?.0
             };

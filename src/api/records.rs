@@ -23,6 +23,11 @@ use std::path::{Path, PathBuf};
 /// The log directory inside `.artifacts`.
 pub(crate) const LOG_DIR: &str = "log";
 
+/// In the log directory after a merge rewrote it (see [`rewrite_log_tail`]): the index must
+/// be rebuilt from the log before anything reads it. Its name is no batch number, so
+/// listings skip it.
+const REWRITTEN_MARKER: &str = "rewritten.json";
+
 /// gc writes a checkpoint when it changed the store or when this many batches came after the
 /// last one, so a replay reads at most about this many batches after a checkpoint.
 const CHECKPOINT_EVERY: u64 = 1000;
@@ -639,7 +644,109 @@ fn move_aside(dir: &Path) -> Result<Option<PathBuf>> {
     Ok(Some(kept))
 }
 
+/// The directories a log rewrite moves through: the new log while it is written, and the
+/// old one between the two renames.
+fn rewrite_dirs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (dir.join(LOG_DIR), dir.join("log.new"), dir.join("log.old"))
+}
+
+/// Whether a log rewrite was interrupted or its index rebuild is still due: a cheap check
+/// every open makes before deciding to take the exclusive lock.
+pub(crate) fn rewrite_pending(dir: &Path) -> bool {
+    let (log, new, old) = rewrite_dirs(dir);
+    new.exists() || old.exists() || log.join(REWRITTEN_MARKER).exists()
+}
+
+/// Finishes or undoes a log rewrite a crash interrupted (the exclusive lock held). Renaming
+/// `log` to `log.old` is the commit point: before it, `log.new` is an unfinished draft and
+/// goes; after it, `log.new` is the log. Returns whether the index must be rebuilt.
+pub(crate) fn recover_rewrite(dir: &Path) -> Result<bool> {
+    let (log, new, old) = rewrite_dirs(dir);
+    if !log.exists() {
+        let from = if new.exists() { &new } else { &old };
+        if from.exists() {
+            std::fs::rename(from, &log).map_err(io("finish log rewrite", from))?;
+            sync_dir(dir)?;
+        }
+    }
+    for leftover in [&new, &old] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(leftover).map_err(io("remove", leftover))?;
+        }
+    }
+    Ok(log.join(REWRITTEN_MARKER).exists())
+}
+
+/// Replaces every batch after `keep` with `tail` (numbered from `keep + 1`), checkpoints
+/// after `keep` dropped, as one atomic step: the new log is built beside the old one (earlier
+/// batches hard-linked, never copied through memory), fsynced, and swapped in by two renames
+/// whose interruption [`recover_rewrite`] completes. The new log carries a marker until the
+/// index has been rebuilt from it. Needs the exclusive lock.
+pub(crate) fn rewrite_log_tail(dir: &Path, keep: u64, tail: &[Batch]) -> Result<()> {
+    recover_rewrite(dir)?;
+    let (log, new, old) = rewrite_dirs(dir);
+    std::fs::create_dir(&new).map_err(io("create directory", &new))?;
+    let (batches, checkpoints) = list_log(dir)?;
+    let kept = batches
+        .iter()
+        .filter(|&&s| s <= keep)
+        .map(|&s| batch_path(dir, s))
+        .chain(
+            checkpoints
+                .iter()
+                .filter(|&&s| s <= keep)
+                .map(|&s| checkpoint_path(dir, s)),
+        );
+    for from in kept {
+        let to = new.join(from.file_name().expect("a log file name"));
+        std::fs::hard_link(&from, &to).map_err(io("link", &to))?;
+    }
+    let write = |name: String, bytes: &[u8]| -> Result<()> {
+        let path = new.join(name);
+        let mut f = std::fs::File::create_new(&path).map_err(io("write", &path))?;
+        std::io::Write::write_all(&mut f, bytes).map_err(io("write", &path))?;
+        f.sync_all().map_err(io("write", &path))
+    };
+    for (i, batch) in tail.iter().enumerate() {
+        write(format!("{:020}.json", keep + 1 + i as u64), &batch.encode())?;
+    }
+    write(REWRITTEN_MARKER.to_owned(), b"{}")?;
+    sync_dir(&new)?;
+    std::fs::rename(&log, &old).map_err(io("rewrite log", &log))?;
+    sync_dir(dir)?;
+    std::fs::rename(&new, &log).map_err(io("rewrite log", &new))?;
+    sync_dir(dir)?;
+    std::fs::remove_dir_all(&old).map_err(io("remove", &old))
+}
+
 impl Store {
+    /// Rewrites the log after batch `keep` as `tail` and rebuilds the index from it, keeping
+    /// the index's local state; the caller holds the exclusive lock. Returns the rebuild's
+    /// notes.
+    pub(crate) fn rewrite_history(&mut self, keep: u64, tail: &[Batch]) -> Result<Vec<String>> {
+        rewrite_log_tail(&self.dir, keep, tail)?;
+        // Close this index first: SQLite removes `index.db-wal` by name when its last
+        // connection closes, which must not happen after the new index took that name.
+        drop(std::mem::replace(
+            &mut self.conn,
+            crate::index::open_in_memory()?,
+        ));
+        let lock = self
+            .lock
+            .try_clone()
+            .map_err(io("lock", self.dir.join("lock")))?;
+        let (mut store, outcome) = rebuild_with(
+            self.dir.clone(),
+            self.config.clone(),
+            lock,
+            OldIndex::CarryLocalState,
+        )?;
+        store.interrupt = self.interrupt.clone();
+        store.progress = self.progress.clone();
+        *self = store;
+        Ok(outcome.notes)
+    }
+
     /// Applies log batches written since the index last caught up (a command killed between
     /// its log write and its index commit leaves one): on open, and by gc once it holds the
     /// exclusive lock.
@@ -767,13 +874,55 @@ impl Store {
     }
 }
 
-/// Rebuilds the index of `dir` while `lock` is held exclusively; returns the opened store.
+/// Rebuilds the index of `dir` while `lock` is held exclusively, keeping a damaged old index
+/// aside; returns the opened store.
 /// The new index is built in `tmp/` and renamed into place, so a crash leaves either the old
 /// file or the finished new one.
 pub(crate) fn rebuild_locked(
     dir: PathBuf,
     config: Config,
     lock: std::fs::File,
+) -> Result<(Store, RebuildOutcome)> {
+    rebuild_with(dir, config, lock, OldIndex::MoveAside)
+}
+
+/// What a rebuild does with the index it replaces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OldIndex {
+    /// It may be damaged: keep it beside the new one for inspection.
+    MoveAside,
+    /// It is sound but stale (the log was rewritten by a merge): carry over what only it
+    /// knows (the stat cache, when packs were last read), then delete it.
+    CarryLocalState,
+}
+
+/// Copies into the rebuilt index at `new` the local state of the old index at `old` that the
+/// log does not record: stat cache rows whose content is still stored (so the next `log` and
+/// `checkout` need not re-hash the work tree) and each pack's last access (eviction order).
+fn carry_local_state(new: &Connection, old: &Path) -> Result<()> {
+    let sql = |e: rusqlite::Error| Error::from(crate::index::Error::from(e));
+    new.execute("ATTACH DATABASE ?1 AS old", [old.to_string_lossy()])
+        .map_err(sql)?;
+    let copied = new
+        .execute_batch(
+            "BEGIN;
+             INSERT OR IGNORE INTO stat_cache(path, size, mtime_ns, ctime_ns, ino, digest, cached_at_ns)
+                 SELECT path, size, mtime_ns, ctime_ns, ino, digest, cached_at_ns FROM old.stat_cache;
+             UPDATE packs SET last_access = (SELECT o.last_access FROM old.packs o WHERE o.hash = packs.hash)
+                 WHERE hash IN (SELECT hash FROM old.packs);
+             COMMIT;",
+        )
+        .map_err(sql)
+        .and_then(|()| Ok(crate::index::stat_queries::forget_unstored(new)?));
+    new.execute("DETACH DATABASE old", []).map_err(sql)?;
+    copied.map(drop)
+}
+
+pub(crate) fn rebuild_with(
+    dir: PathBuf,
+    config: Config,
+    lock: std::fs::File,
+    old_index: OldIndex,
 ) -> Result<(Store, RebuildOutcome)> {
     if config.store.format < super::config::STORE_FORMAT {
         return Err(Error::NoRecordLog(dir));
@@ -815,13 +964,35 @@ pub(crate) fn rebuild_locked(
         blobs: count("blobs")?,
         notes,
     };
+    let db = dir.join("index.db");
+    let carry = old_index == OldIndex::CarryLocalState && db.is_file();
+    if carry {
+        carry_local_state(&conn, &db)?;
+    }
     // Leave WAL mode so the finished file is whole without a `-wal`, then swap it in.
     conn.pragma_update(None, "journal_mode", "DELETE")
         .map_err(crate::index::Error::from)?;
     drop(conn);
-    outcome.kept = move_aside(&dir)?;
-    let db = dir.join("index.db");
+    if carry {
+        for suffix in ["-wal", "-shm", ""] {
+            let f = PathBuf::from(format!("{}{suffix}", db.display()));
+            match std::fs::remove_file(&f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io("remove stale index", &f)(e));
+                }
+                _ => {}
+            }
+        }
+    } else {
+        outcome.kept = move_aside(&dir)?;
+    }
     std::fs::rename(&tmp, &db).map_err(io("install rebuilt index", &db))?;
     sync_dir(&dir)?;
+    // The index now follows the log, whatever rewrite asked for the rebuild.
+    let marker = dir.join(LOG_DIR).join(REWRITTEN_MARKER);
+    if marker.exists() {
+        std::fs::remove_file(&marker).map_err(io("remove", &marker))?;
+        sync_dir(&dir.join(LOG_DIR))?;
+    }
     Ok((Store::with_index(dir, config, lock)?, outcome))
 }

@@ -53,6 +53,13 @@ pub struct PullOutcome {
     pub versions: Vec<String>,
     /// Runs started or changed.
     pub runs: u64,
+    /// This store's unpushed versions that took new numbers after the remote's.
+    pub renumbered: Vec<crate::model::Renumbered>,
+    /// This store's unpushed changes dropped because the remote changed the same alias or
+    /// metadata (the remote's stands).
+    pub dropped: Vec<crate::model::Dropped>,
+    /// Things the index rebuild after a merge could not recover.
+    pub notes: Vec<String>,
     /// Whether there was nothing new.
     pub up_to_date: bool,
 }
@@ -91,6 +98,15 @@ fn remote_log(remote: &Remote) -> Result<Vec<crate::model::Batch>> {
         out.push(crate::model::Batch::decode(&bytes).map_err(|e| corrupt(&key, e.to_string()))?);
     }
     Ok(out)
+}
+
+/// What `art pull --data` brought back.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FetchOutcome {
+    /// Packs downloaded (evicted packs and those of pulled versions).
+    pub packs: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// What `art remote rm` did.
@@ -455,11 +471,13 @@ impl Store {
 
     /// Brings in what `remote` recorded that this store lacks: versions, aliases, metadata,
     /// deletions, runs and lineage, with no blob data (checkout reads it from the remote).
-    /// Only a store whose own recorded changes are all pushed can pull (no merge yet).
+    /// When this store has changes the remote lacks too, they are replayed after the
+    /// remote's (see [`crate::model::rebase`]): its versions take the next numbers, and where
+    /// both sides moved one alias or changed one version's metadata the remote's stands.
     ///
     /// # Errors
-    /// Unknown remote; [`Error::Diverged`]; a remote whose log is malformed or names
-    /// content it does not hold (nothing is applied then); transport errors.
+    /// Unknown remote; a remote whose log is malformed or names content it does not hold
+    /// (nothing is applied then); histories that cannot merge; transport errors.
     pub fn pull(&mut self, remote: Option<&str>) -> Result<PullOutcome> {
         let name = self.pick_remote(remote)?;
         let spec = self.config.remote[&name].clone();
@@ -469,6 +487,9 @@ impl Store {
             batches: 0,
             versions: Vec::new(),
             runs: 0,
+            renumbered: Vec::new(),
+            dropped: Vec::new(),
+            notes: Vec::new(),
             up_to_date: true,
         };
         match remote.get(crate::remote::FORMAT_KEY) {
@@ -487,16 +508,11 @@ impl Store {
         if new.is_empty() {
             return Ok(outcome);
         }
-        let unpushed = local
+        let diverged = local
             .iter()
-            .filter(|b| !remote_ids.contains(b.id.as_str()) && b.shared().is_some())
-            .count() as u64;
-        if unpushed > 0 || super::records::history_before_log(&self.dir)? {
-            return Err(Error::Diverged {
-                remote: name,
-                local: unpushed.max(1),
-                remote_new: new.len() as u64,
-            });
+            .any(|b| !remote_ids.contains(b.id.as_str()) && b.shared().is_some());
+        if diverged && super::records::history_before_log(&self.dir)? {
+            return Err(Error::HistoryBeforeLog);
         }
         // Every pack a batch names must be on the remote (or here) before anything applies.
         let listed: HashSet<String> = remote.list("packs/")?.into_iter().map(|(k, _)| k).collect();
@@ -516,11 +532,7 @@ impl Store {
                 }
             }
         }
-        for batch in new {
-            self.check_interrupt()?;
-            let tx = super::records::begin(&mut self.conn, &self.dir)?;
-            super::records::append_pulled(&self.dir, &tx, batch, (&name, &spec))?;
-            tx.commit().map_err(crate::index::Error::from)?;
+        for batch in &new {
             outcome.batches += 1;
             for entry in &batch.entries {
                 match entry {
@@ -535,7 +547,98 @@ impl Store {
             }
         }
         outcome.up_to_date = false;
+        if diverged {
+            let new: Vec<crate::model::Batch> = new.into_iter().cloned().collect();
+            self.merge_pulled(&remote_ids, &new, &mut outcome)?;
+            return Ok(outcome);
+        }
+        for batch in new {
+            self.check_interrupt()?;
+            let tx = super::records::begin(&mut self.conn, &self.dir)?;
+            super::records::append_pulled(&self.dir, &tx, batch, (&name, &spec))?;
+            tx.commit().map_err(crate::index::Error::from)?;
+        }
         Ok(outcome)
+    }
+
+    /// Downloads every pack that holds content of a live version (of `artifacts`, or of
+    /// all) and is only on a remote, so checkouts need no network: `art pull --data`. Each
+    /// pack is checked against its name before it is kept.
+    ///
+    /// # Errors
+    /// Unknown artifacts; transport errors; a remote pack whose bytes do not match its name.
+    pub fn fetch_data(&mut self, artifacts: &[String]) -> Result<FetchOutcome> {
+        let ids = artifacts
+            .iter()
+            .map(|name| Ok(self.artifact(name)?.id))
+            .collect::<Result<HashSet<i64>>>()?;
+        let packs = super::content::Packs::new(self)?;
+        let mut blobs = HashSet::new();
+        {
+            let mut reach = super::gc::Reach::new(self)?;
+            for v in crate::index::version_queries::live_versions(&self.conn)? {
+                if ids.is_empty() || ids.contains(&v.artifact_id) {
+                    reach.add_version(&v, &mut blobs)?;
+                }
+            }
+        }
+        let mut wanted: Vec<(Digest, u64)> = Vec::new();
+        let mut seen = HashSet::new();
+        for blob in &blobs {
+            let pack = self.locate(blob)?.pack_hash;
+            if let Some(size) = packs.evicted_size(&pack)
+                && seen.insert(pack)
+            {
+                wanted.push((pack, size));
+            }
+        }
+        wanted.sort_unstable();
+        let mut outcome = FetchOutcome::default();
+        self.progress
+            .start("fetching", wanted.iter().map(|w| w.1).sum());
+        let fetched = (|| {
+            for (hash, size) in &wanted {
+                self.check_interrupt()?;
+                packs.restore(hash)?;
+                bq::mark_restored(&self.conn, hash)?;
+                outcome.packs += 1;
+                outcome.bytes += size;
+                self.progress.advance(*size);
+            }
+            Ok(())
+        })();
+        self.progress.finish();
+        fetched.map(|()| outcome)
+    }
+
+    /// Replays this store's unpushed batches after the remote's `new` ones: the log after the
+    /// last batch both share is rewritten and the index rebuilt from it, under the exclusive
+    /// lock so no other command sees the log half way.
+    fn merge_pulled(
+        &mut self,
+        remote_ids: &HashSet<&str>,
+        new: &[crate::model::Batch],
+        outcome: &mut PullOutcome,
+    ) -> Result<()> {
+        self.lock_exclusive()?;
+        let merged = (|| {
+            // Read again under the lock: a command may have logged since.
+            let local = super::records::all_batches(&self.dir)?;
+            let split = local
+                .iter()
+                .position(|b| !remote_ids.contains(b.id.as_str()) && b.shared().is_some())
+                .unwrap_or(local.len());
+            let (base, tail) = local.split_at(split);
+            let rebased = crate::model::rebase(base, new, tail)?;
+            self.check_interrupt()?;
+            let notes = self.rewrite_history(split as u64, &rebased.batches)?;
+            outcome.renumbered = rebased.renumbered;
+            outcome.dropped = rebased.dropped;
+            outcome.notes = notes;
+            Ok(())
+        })();
+        self.lock_shared_again()?;
+        merged
     }
 
     /// `art clone`: a new store in `dir` (as `art init`), `origin` set to `spec`, then a

@@ -106,33 +106,97 @@ pub fn push(ctx: &Ctx, args: PushArgs) -> anyhow::Result<u8> {
 pub struct PullArgs {
     /// The remote (default: `origin`, or the only remote).
     remote: Option<String>,
+    /// Also download the data of live versions (of the artifacts named, or of all), so
+    /// checkouts need no network.
+    #[arg(long)]
+    data: bool,
+    /// With --data: only these artifacts' versions.
+    #[arg(requires = "data")]
+    names: Vec<String>,
+}
+
+/// `art pull` in JSON: the records pulled and, with `--data`, the packs fetched.
+#[derive(serde::Serialize)]
+struct Pulled<'a> {
+    #[serde(flatten)]
+    records: &'a art::PullOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<art::FetchOutcome>,
 }
 
 pub fn pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<u8> {
     let mut store = ctx.open_store()?;
-    let out = store.pull(args.remote.as_deref())?;
-    print_pull(ctx, &out)?;
+    let records = store.pull(args.remote.as_deref())?;
+    let data = if args.data {
+        Some(store.fetch_data(&args.names)?)
+    } else {
+        None
+    };
+    let out = Pulled {
+        records: &records,
+        data,
+    };
+    ctx.emit(&out, || {
+        let mut text = pull_text(&records);
+        if let Some(d) = &out.data {
+            text.push_str(&format!(
+                "\nfetched {} packs ({})",
+                d.packs,
+                format_size(d.bytes)
+            ));
+        }
+        text
+    })?;
     Ok(0)
 }
 
-fn print_pull(ctx: &Ctx, out: &art::PullOutcome) -> anyhow::Result<()> {
-    ctx.emit(out, || {
-        if out.up_to_date {
-            format!("{}: up to date", out.remote)
-        } else {
-            let mut text = format!(
-                "{}: {} log batches, {} new versions, {} run updates",
-                out.remote,
-                out.batches,
-                out.versions.len(),
-                out.runs
-            );
-            for v in &out.versions {
-                text.push_str(&format!("\n  {v}"));
-            }
-            text
+fn pull_text(out: &art::PullOutcome) -> String {
+    if out.up_to_date {
+        return format!("{}: up to date", out.remote);
+    }
+    let mut text = format!(
+        "{}: {} log batches, {} new versions, {} run updates",
+        out.remote,
+        out.batches,
+        out.versions.len(),
+        out.runs
+    );
+    for v in &out.versions {
+        text.push_str(&format!("\n  {v}"));
+    }
+    if !out.renumbered.is_empty() {
+        text.push_str("\nrenumbered this store's unpushed versions after the remote's:");
+        for r in &out.renumbered {
+            text.push_str(&format!(
+                "\n  {a}:v{} -> {a}:v{}",
+                r.from,
+                r.to,
+                a = r.artifact
+            ));
         }
-    })
+    }
+    if !out.dropped.is_empty() {
+        text.push_str(
+            "\nthe remote changed these too; its change stands, this store's was dropped:",
+        );
+        let width = out
+            .dropped
+            .iter()
+            .map(|d| d.target.len())
+            .max()
+            .unwrap_or(0);
+        for d in &out.dropped {
+            text.push_str(&format!("\n  {:width$}  {}", d.target, d.change));
+        }
+    }
+    for n in &out.notes {
+        text.push_str(&format!("\nnote: {n}"));
+    }
+    text
+}
+
+fn print_pull(ctx: &Ctx, out: &art::PullOutcome) -> anyhow::Result<()> {
+    ctx.emit(out, || pull_text(out))
 }
 
 /// Where a remote is and how to reach it (`remote add`, `clone`).

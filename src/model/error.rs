@@ -42,6 +42,9 @@ pub enum Error {
         "invalid duration `{0}`: use a whole number with a unit: ms, s, m, h, d or w (e.g. 1h, 30d)"
     )]
     InvalidDuration(String),
+    /// Diverged histories that cannot be merged.
+    #[error("cannot merge the remote's history: {0}")]
+    MergeConflict(String),
     /// A run status other than `ok`, `failed` or `running`.
     #[error("invalid run status `{0}`: use ok or failed")]
     InvalidRunStatus(String),

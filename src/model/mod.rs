@@ -6,6 +6,7 @@ mod duration;
 mod error;
 mod lineage;
 mod manifest;
+mod merge;
 mod name;
 mod record;
 mod reference;
@@ -24,6 +25,7 @@ pub use manifest::{
     CanonicalReader, Change, EntryKind, Listed, MANIFEST_FORMAT, Manifest, ManifestEntry,
     ManifestPath, diff_entries, digest_of_entries,
 };
+pub use merge::{Dropped, Rebased, Renumbered, rebase};
 pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
 pub use record::{
     AliasState, ArtifactState, Batch, CHECKPOINT_FORMAT, Checkpoint, Entry, InputState, LOG_FORMAT,

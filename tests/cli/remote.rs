@@ -560,12 +560,161 @@ fn clone_pull_and_push_share_versions_runs_and_lineage() {
     b.ok(&["push"]);
     let err = a.fails(&["push"], 3);
     assert!(err.contains("run `art pull origin` first"), "{err}");
-    let err = a.fails(&["pull"], 3);
-    assert!(err.contains("cannot merge diverged histories"), "{err}");
+    // Pulling merges: A's version follows B's, then A's push goes through.
+    let pulled = a.ok(&["pull"]);
+    assert!(pulled.contains("ds:v2 -> ds:v3"), "{pulled}");
     assert_eq!(
         a.json(&["versions", "ds"]).as_array().map(Vec::len),
-        Some(3)
+        Some(4)
     );
+    assert!(a.ok(&["fsck"]).contains(": ok"));
+    a.ok(&["push"]);
+    b.ok(&["pull"]);
+    assert_eq!(recorded_state(&a), recorded_state(&b));
+}
+
+/// Numbers in `versions --json` order, with each version's digest.
+fn numbered(env: &Env, name: &str) -> Vec<(u64, String)> {
+    env.json(&["versions", name, "--all"])
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_u64().expect("version"),
+                v["digest"].as_str().expect("digest").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Two stores log to one artifact and move one alias without pulling: the second to pull
+/// gets its unpushed versions renumbered after the remote's, the remote's alias move stands,
+/// every version of both restores, and the stores agree after one more push and pull.
+#[test]
+fn a_pull_merges_diverged_histories_renumbering_unpushed_versions() {
+    let a = Env::init();
+    a.write("d/base.txt", "base\n");
+    a.ok(&["log", "ds", "d"]);
+    let remote = a.path("shared").to_string_lossy().into_owned();
+    a.ok(&["remote", "add", "origin", &remote]);
+    a.ok(&["push"]);
+    let b = Env::in_dir(assert_fs::TempDir::new().expect("dir"));
+    b.ok(&["clone", &remote, "."]);
+    b.ok(&["checkout", "ds", "d"]);
+
+    a.write("d/a.bin", noise(200_000, 21));
+    a.ok(&["log", "ds", "d", "-a", "best"]);
+    a.ok(&["push"]);
+    let a_v1 = a.read_tree("d");
+
+    b.write("d/b.bin", noise(150_000, 22));
+    b.ok(&["log", "ds", "d", "-a", "best", "-a", "mine"]);
+    b.write("d/b2.txt", "more\n");
+    b.ok(&["log", "ds", "d"]);
+    b.write("m/w.bin", noise(50_000, 23));
+    b.ok(&["log", "model", "m", "-t", "model"]);
+    let b_tree = b.read_tree("d");
+    let before: Vec<String> = numbered(&b, "ds").into_iter().map(|v| v.1).collect();
+
+    let err = b.fails(&["push"], 3);
+    assert!(err.contains("run `art pull origin` first"), "{err}");
+    let out = b.json(&["pull"]);
+    assert_eq!(out["versions"], serde_json::json!(["ds:v1"]), "{out}");
+    assert_eq!(
+        out["renumbered"],
+        serde_json::json!([
+            {"artifact": "ds", "from": 1, "to": 2},
+            {"artifact": "ds", "from": 2, "to": 3}
+        ]),
+        "{out}"
+    );
+    assert_eq!(
+        out["dropped"],
+        serde_json::json!([{"target": "ds:best", "change": "alias set to ds:v2"}]),
+        "{out}"
+    );
+    // Same contents, new numbers: v1 is A's, v2 and v3 are B's.
+    let after = numbered(&b, "ds");
+    assert_eq!(after.iter().map(|v| v.0).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(after[2].1, before[1]);
+    assert_eq!(after[3].1, before[2]);
+    assert_eq!(
+        b.json(&["show", "ds:best"])["version"],
+        1,
+        "the remote's move stands"
+    );
+    assert_eq!(b.json(&["show", "ds:mine"])["version"], 2);
+    assert_eq!(
+        b.json(&["show", "ds"])["version"],
+        3,
+        "latest is the newest"
+    );
+    assert!(b.ok(&["fsck"]).contains(": ok"));
+    b.ok(&["checkout", "ds:v1", "from-a"]);
+    assert_eq!(b.read_tree("from-a"), a_v1);
+    // The work tree B logged from is still known: checkout back and forth needs no --force.
+    b.ok(&["checkout", "ds:v3"]);
+    assert_eq!(b.read_tree("d"), b_tree);
+
+    // The rewritten log is what a rebuild replays.
+    let state = recorded_state_of(&b, &["ds", "model"]);
+    b.ok(&["index", "rebuild"]);
+    assert_eq!(recorded_state_of(&b, &["ds", "model"]), state);
+
+    let pushed = b.json(&["push"]);
+    assert_eq!(pushed["batches_uploaded"], 3, "{pushed}");
+    a.ok(&["pull"]);
+    assert_eq!(
+        recorded_state_of(&a, &["ds", "model"]),
+        recorded_state_of(&b, &["ds", "model"])
+    );
+    a.ok(&["checkout", "ds:v3", "from-b"]);
+    assert_eq!(a.read_tree("from-b"), b_tree);
+}
+
+fn recorded_state_of(env: &Env, names: &[&str]) -> Vec<serde_json::Value> {
+    names
+        .iter()
+        .map(|n| env.json(&["versions", n, "--all"]))
+        .chain([env.json(&["ls"])])
+        .collect()
+}
+
+/// A merge killed while swapping the log directory is finished by the next command; one
+/// killed while writing the new log is undone.
+#[test]
+fn an_interrupted_log_rewrite_is_finished_or_undone() {
+    let a = Env::init();
+    a.write("d/x.txt", "x\n");
+    a.ok(&["log", "ds", "d"]);
+    a.write("d/y.txt", "y\n");
+    a.ok(&["log", "ds", "d", "-a", "best"]);
+    let state = recorded_state_of(&a, &["ds"]);
+    let store = a.path(".artifacts");
+    let copy = |from: &str, to: &str| {
+        std::fs::create_dir(store.join(to)).expect("mkdir");
+        for f in crate::util::files_in(&store.join(from)) {
+            std::fs::copy(&f, store.join(to).join(f.file_name().expect("name"))).expect("copy");
+        }
+    };
+    // Killed after the commit point: `log` renamed away, the new log complete beside it.
+    copy("log", "log.new");
+    std::fs::write(store.join("log.new/rewritten.json"), "{}").expect("marker");
+    std::fs::rename(store.join("log"), store.join("log.old")).expect("rename");
+    assert_eq!(recorded_state_of(&a, &["ds"]), state);
+    assert!(store.join("log").is_dir() && !store.join("log.old").exists());
+    assert!(
+        !store.join("log/rewritten.json").exists(),
+        "the index was rebuilt"
+    );
+    // Killed while drafting: the draft goes, the log stays.
+    copy("log", "log.new");
+    std::fs::write(store.join("log.new/00000000000000000003.json"), "garbage").expect("draft");
+    a.write("d/z.txt", "z\n");
+    a.ok(&["log", "ds", "d"]);
+    assert!(!store.join("log.new").exists());
+    assert_eq!(numbered(&a, "ds").len(), 3);
     assert!(a.ok(&["fsck"]).contains(": ok"));
 }
 
