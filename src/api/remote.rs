@@ -291,7 +291,8 @@ impl Store {
         if super::records::history_before_log(&self.dir)? {
             return Err(Error::HistoryBeforeLog);
         }
-        let remote = self.connect(&name)?;
+        let spec = &self.config.remote[&name];
+        let remote = Remote::connect_for_push(&name, spec)?;
         remote.prepare()?;
         // Refuse before uploading anything when the remote moved on.
         let remote_batches = remote_log(&remote)?;

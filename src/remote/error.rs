@@ -86,6 +86,16 @@ pub enum Error {
         /// The object store's message.
         message: String,
     },
+    /// A directory remote that is not there (moved, deleted, or a share not mounted).
+    #[error(
+        "remote `{remote}`: directory `{}` does not exist; mount or restore it, or point the remote elsewhere (`art remote rm {remote}`, then `art remote add`)", path.display()
+    )]
+    NoDirectory {
+        /// The remote.
+        remote: String,
+        /// The missing directory.
+        path: std::path::PathBuf,
+    },
     /// Reading a local file to upload failed.
     #[error("cannot read `{}` to upload it: {source}", path.display())]
     Local {

@@ -154,11 +154,35 @@ impl std::fmt::Debug for Remote {
 }
 
 impl Remote {
-    /// Connects to the remote `name` described by `spec` (no request is made yet). A
-    /// directory remote is created when missing.
+    /// Connects to the remote `name` described by `spec` to write to it: as [`Remote::connect`],
+    /// but a directory remote that does not exist yet is created (its parent must exist, so a
+    /// share that is not mounted is not silently replaced by a local directory).
     ///
     /// # Errors
-    /// [`Error::BadUrl`]; a directory that cannot be created; a client that cannot be built.
+    /// As [`Remote::connect`]; a directory that cannot be created.
+    pub fn connect_for_push(name: &str, spec: &RemoteSpec) -> Result<Remote> {
+        if let Location::Dir(path) = parse_url(&spec.url)?
+            && !path.is_dir()
+        {
+            match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::NoDirectory {
+                        remote: name.to_owned(),
+                        path: path.parent().map(Path::to_path_buf).unwrap_or(path),
+                    });
+                }
+                Err(e) => return Err(Error::Local { path, source: e }),
+            }
+        }
+        Remote::connect(name, spec)
+    }
+
+    /// Connects to the remote `name` described by `spec` (no request is made yet).
+    ///
+    /// # Errors
+    /// [`Error::BadUrl`]; [`Error::NoDirectory`] for a directory remote that does not exist;
+    /// a client that cannot be built.
     pub fn connect(name: &str, spec: &RemoteSpec) -> Result<Remote> {
         let other = |message: String| Error::Other {
             remote: name.to_owned(),
@@ -167,10 +191,12 @@ impl Remote {
         };
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match parse_url(&spec.url)? {
             Location::Dir(path) => {
-                std::fs::create_dir_all(&path).map_err(|e| Error::Local {
-                    path: path.clone(),
-                    source: e,
-                })?;
+                if !path.is_dir() {
+                    return Err(Error::NoDirectory {
+                        remote: name.to_owned(),
+                        path,
+                    });
+                }
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
                     .map_err(|e| other(e.to_string()))?;
                 (Arc::new(fs), String::new())
@@ -617,7 +643,7 @@ mod tests {
             region: None,
             allow_http: false,
         };
-        let remote = Remote::connect("origin", &spec).unwrap();
+        let remote = Remote::connect_for_push("origin", &spec).unwrap();
         remote.prepare().unwrap();
         remote.prepare().unwrap();
         assert!(remote.put_if_absent("log/1", b"one".to_vec()).unwrap());

@@ -46,6 +46,11 @@ fn push_evict_and_read_back_from_a_directory_remote() {
     let out = env.art().args(["gc", "--max", "0"]).output().expect("run");
     assert_eq!(out.status.code(), Some(3));
 
+    // A directory remote is made on the first push only inside an existing directory (a
+    // share that is not mounted must not become a local directory).
+    let err = env.fails(&["push"], 1);
+    assert!(err.contains("shared-remote` does not exist"), "{err}");
+    std::fs::create_dir(env.path("shared-remote")).expect("mkdir");
     let first = env.json(&["push"]);
     assert_eq!(first["remote"], "origin");
     assert!(first["packs_uploaded"].as_u64() >= Some(1), "{first}");
@@ -784,4 +789,108 @@ fn a_pulled_batch_the_index_missed_is_applied_from_the_remote() {
     assert_eq!(b.read_tree("restored"), a.read_tree("d"));
     assert!(b.ok(&["pull"]).contains("up to date"));
     assert!(b.ok(&["fsck"]).contains(": ok"));
+}
+
+/// `pull --data` brings the data of live versions home: afterwards the remote can vanish
+/// and checkouts still work, fetching nothing.
+#[test]
+fn pull_data_makes_checkouts_work_offline() {
+    let a = Env::init();
+    let trees = two_versions(&a);
+    a.write("other/o.bin", noise(100_000, 31));
+    a.ok(&["log", "other", "other"]);
+    let remote = a.path("shared").to_string_lossy().into_owned();
+    a.ok(&["remote", "add", "origin", &remote]);
+    a.ok(&["push"]);
+    let b = Env::in_dir(assert_fs::TempDir::new().expect("dir"));
+    b.ok(&["clone", &remote, "."]);
+    assert_eq!(b.pack_bytes(), 0);
+    let err = b.fails(&["pull", "origin", "--data", "nope"], 1);
+    assert!(err.contains("nope"), "{err}");
+    let out = b.json(&["pull", "origin", "--data", "m"]);
+    assert!(out["data"]["packs"].as_u64() > Some(0), "{out}");
+    assert_eq!(
+        b.pack_bytes(),
+        out["data"]["bytes"].as_u64().expect("bytes")
+    );
+    assert_eq!(
+        b.json(&["pull", "origin", "--data", "m"])["data"]["packs"],
+        0,
+        "nothing twice"
+    );
+    std::fs::rename(a.path("shared"), a.path("gone")).expect("take the remote away");
+    assert_eq!(check_restores(&b, &trees), 0, "nothing fetched");
+    let err = b.fails(&["checkout", "other", "o"], 1);
+    assert!(
+        err.contains("remote `origin`: directory") && err.contains("shared` does not exist"),
+        "{err}"
+    );
+    assert!(b.ok(&["fsck", "--read-data"]).contains(": ok"));
+}
+
+/// Two stores log and push to one remote in turns without coordinating, pulling (and so
+/// merging) whenever a push is refused; afterwards every version either reported pushed is
+/// on the remote with the content it was logged with.
+#[test]
+fn racing_pushers_lose_nothing() {
+    let remote_env = Env::new();
+    let remote = remote_env.path("shared").to_string_lossy().into_owned();
+    let a = Env::init();
+    a.ok(&["remote", "add", "origin", &remote]);
+    let b = Env::init();
+    b.ok(&["remote", "add", "origin", &remote]);
+    let mut logged: Vec<(String, BTreeMap<String, Vec<u8>>)> = Vec::new();
+    for round in 0..6u64 {
+        for (who, env) in [("a", &a), ("b", &b)] {
+            env.write(
+                &format!("d/{who}-{round}.bin"),
+                noise(20_000, round * 2 + u64::from(who == "b")),
+            );
+            let out = env.json(&["log", "ds", "d"]);
+            let digest = out["digest"].as_str().expect("digest").to_owned();
+            logged.push((digest, env.read_tree("d")));
+        }
+        // Push both at once: one wins each log number, the other is refused and merges.
+        let pushes: Vec<_> = [&a, &b]
+            .iter()
+            .map(|env| {
+                env.std_command()
+                    .args(["push", "--quiet"])
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        let statuses: Vec<_> = pushes
+            .into_iter()
+            .map(|mut child| child.wait().expect("wait"))
+            .collect();
+        for (status, env) in statuses.into_iter().zip([&a, &b]) {
+            if !status.success() {
+                assert_eq!(status.code(), Some(3), "a refused push exits 3");
+                env.ok(&["pull"]);
+                env.ok(&["push"]);
+            }
+        }
+    }
+    a.ok(&["pull"]);
+    b.ok(&["pull"]);
+    let c = Env::in_dir(assert_fs::TempDir::new().expect("dir"));
+    c.ok(&["clone", &remote, "."]);
+    let versions = c.json(&["versions", "ds"]);
+    let versions = versions.as_array().expect("versions");
+    assert_eq!(
+        versions.len(),
+        logged.len(),
+        "every version logged is there once"
+    );
+    for (digest, tree) in &logged {
+        let dest = format!("out-{}", &digest[..12]);
+        c.ok(&["checkout", &format!("ds@{}", &digest[..12]), &dest]);
+        assert_eq!(&c.read_tree(&dest), tree);
+    }
+    assert_eq!(
+        recorded_state_of(&a, &["ds"]),
+        recorded_state_of(&c, &["ds"])
+    );
+    assert!(c.ok(&["fsck", "--remote", "origin"]).contains(": ok"));
 }
