@@ -69,33 +69,78 @@ fn log_key(seq: u64) -> String {
     format!("log/{seq:020}.json")
 }
 
+/// Where this store keeps the remote `name`'s log batches it has read: batches on a remote
+/// are written create-only and never change, so each is downloaded once, not at every push
+/// and pull. A cached copy is used only while its size equals the remote's listing.
+/// The cache is keyed by the remote's URL, so a remote name pointed elsewhere starts afresh.
+fn log_cache_dir(
+    store_dir: &std::path::Path,
+    spec: &crate::remote::RemoteSpec,
+) -> std::path::PathBuf {
+    let key = Digest::of(spec.url.as_bytes()).to_string();
+    store_dir.join("remotes").join(&key[..16]).join("log")
+}
+
+/// Keeps a copy of remote batch `seq` (a cache: written atomically, not fsynced).
+fn cache_batch(dir: &std::path::Path, seq: u64, bytes: &[u8]) {
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, bytes)?;
+        tmp.persist(dir.join(format!("{seq:020}.json")))?;
+        Ok(())
+    };
+    // A cache that cannot be written costs a download next time, nothing more.
+    let _ = write();
+}
+
 /// The remote's log, in order. Numbers must run 1, 2, 3… without a gap, and every batch
-/// must parse: a remote that breaks either is refused before anything is applied.
-fn remote_log(remote: &Remote) -> Result<Vec<crate::model::Batch>> {
+/// must parse: a remote that breaks either is refused before anything is applied. Batches
+/// read before come from `cache` (see [`log_cache_dir`]); the rest are downloaded several
+/// at a time and cached.
+fn remote_log(remote: &Remote, cache: &std::path::Path) -> Result<Vec<crate::model::Batch>> {
     let corrupt = |key: &str, reason: String| crate::remote::Error::Corrupt {
         remote: remote.name().to_owned(),
         key: key.to_owned(),
         reason,
     };
-    let mut seqs = Vec::new();
-    for (key, _) in remote.list("log/")? {
+    let mut listed = Vec::new();
+    for (key, size) in remote.list("log/")? {
         let seq = key
             .strip_prefix("log/")
             .and_then(|k| k.strip_suffix(".json"))
             .filter(|n| n.len() == 20)
             .and_then(|n| n.parse::<u64>().ok())
             .ok_or_else(|| corrupt(&key, "not a log batch name".into()))?;
-        seqs.push(seq);
+        listed.push((seq, size));
     }
-    seqs.sort_unstable();
-    let mut out = Vec::with_capacity(seqs.len());
-    for (i, seq) in seqs.into_iter().enumerate() {
-        let key = log_key(seq);
+    listed.sort_unstable();
+    let mut bytes: Vec<Option<Vec<u8>>> = Vec::with_capacity(listed.len());
+    let mut missing = Vec::new();
+    for (i, &(seq, size)) in listed.iter().enumerate() {
         if seq != i as u64 + 1 {
-            return Err(corrupt(&key, format!("expected batch {} here", i + 1)).into());
+            return Err(corrupt(&log_key(seq), format!("expected batch {} here", i + 1)).into());
         }
-        let bytes = remote.get(&key)?;
-        out.push(crate::model::Batch::decode(&bytes).map_err(|e| corrupt(&key, e.to_string()))?);
+        let cached = std::fs::read(cache.join(format!("{seq:020}.json")))
+            .ok()
+            .filter(|b| b.len() as u64 == size);
+        if cached.is_none() {
+            missing.push(log_key(seq));
+        }
+        bytes.push(cached);
+    }
+    let mut fetched = remote.get_many(&missing)?.into_iter();
+    let mut out = Vec::with_capacity(listed.len());
+    for (i, b) in bytes.into_iter().enumerate() {
+        let seq = i as u64 + 1;
+        let b = b.unwrap_or_else(|| {
+            let b = fetched.next().expect("one download per missing batch");
+            cache_batch(cache, seq, &b);
+            b
+        });
+        out.push(
+            crate::model::Batch::decode(&b).map_err(|e| corrupt(&log_key(seq), e.to_string()))?,
+        );
     }
     Ok(out)
 }
@@ -230,7 +275,13 @@ impl Store {
         next.remote.remove(name);
         next.save(&self.dir)?;
         tx.commit().map_err(crate::index::Error::from)?;
+        let spec = self.config.remote[name].clone();
         self.config = next;
+        let cache = log_cache_dir(&self.dir, &spec);
+        let cache = cache.parent().unwrap_or(&cache);
+        if cache.exists() {
+            std::fs::remove_dir_all(cache).map_err(crate::error::io("remove", cache))?;
+        }
         Ok(RemoteRemoved {
             name: name.to_owned(),
             packs_forgotten: before.saturating_sub(self.evictable_packs()?),
@@ -295,7 +346,8 @@ impl Store {
         let remote = Remote::connect_for_push(&name, spec)?;
         remote.prepare()?;
         // Refuse before uploading anything when the remote moved on.
-        let remote_batches = remote_log(&remote)?;
+        let cache = log_cache_dir(&self.dir, spec);
+        let remote_batches = remote_log(&remote, &cache)?;
         let local_batches = super::records::all_batches(&self.dir)?;
         let local_ids: HashSet<&str> = local_batches.iter().map(|b| b.id.as_str()).collect();
         if remote_batches
@@ -357,9 +409,11 @@ impl Store {
                 .filter_map(crate::model::Batch::shared)
             {
                 self.check_interrupt()?;
-                if !remote.put_if_absent(&log_key(next), shared.encode())? {
+                let bytes = shared.encode();
+                if !remote.put_if_absent(&log_key(next), bytes.clone())? {
                     return Err(Error::PushNeedsPull { remote: name });
                 }
+                cache_batch(&cache, next, &bytes);
                 next += 1;
                 batches += 1;
             }
@@ -498,7 +552,7 @@ impl Store {
             Err(crate::remote::Error::NotFound { .. }) => return Ok(outcome),
             Err(e) => return Err(e.into()),
         }
-        let remote_batches = remote_log(&remote)?;
+        let remote_batches = remote_log(&remote, &log_cache_dir(&self.dir, &spec))?;
         let local = super::records::all_batches(&self.dir)?;
         let local_ids: HashSet<&str> = local.iter().map(|b| b.id.as_str()).collect();
         let remote_ids: HashSet<&str> = remote_batches.iter().map(|b| b.id.as_str()).collect();

@@ -418,6 +418,26 @@ impl Remote {
         Ok(bytes.to_vec())
     }
 
+    /// The whole objects at `keys`, in order, several requests at a time.
+    ///
+    /// # Errors
+    /// The first failure, as [`Remote::get`].
+    pub fn get_many(&self, keys: &[String]) -> Result<Vec<Vec<u8>>> {
+        self.runtime.block_on(async {
+            futures::stream::iter(keys.iter().map(|key| async move {
+                let path = self.path(key);
+                let bytes = async { self.store.get(&path).await?.bytes().await }
+                    .await
+                    .map_err(|e| self.error(key, e))?;
+                self.count(bytes.len() as u64, 0);
+                Ok::<_, Error>(bytes.to_vec())
+            }))
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+        })
+    }
+
     /// The bytes `range` of the object at `key`; a short answer is an error.
     ///
     /// # Errors

@@ -894,3 +894,69 @@ fn racing_pushers_lose_nothing() {
     );
     assert!(c.ok(&["fsck", "--remote", "origin"]).contains(": ok"));
 }
+
+/// A log of more than 1,000 batches (past the first page of an S3 listing) pushes, clones
+/// and pulls whole; the batches read from the remote are cached, and a cached copy whose
+/// size no longer matches the listing is read again.
+#[test]
+fn a_log_past_one_listing_page_clones_and_is_cached() {
+    let (server, a) = store_on_s3("long-log");
+    a.write("d/x.txt", "x\n");
+    let logged = a.json(&["log", "ds", "d"]);
+    // 1,020 metadata changes written straight into the log; the next command applies them.
+    let log = a.path(".artifacts/log");
+    let batch: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(log.join(format!("{:020}.json", 1))).expect("read"))
+            .expect("batch");
+    let record = batch["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| e["op"] == "version")
+        .expect("the version record")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let first = crate::util::files_in(&log).len() as u64 + 1;
+    for i in 0..1020i64 {
+        let batch = serde_json::json!({
+            "format": 1,
+            "id": format!("01JAAAAAAAAAAAAAAAA{i:07}"),
+            "time": 1_700_000_000_000_i64 + i,
+            "entries": [{"op": "meta", "version": record, "description": format!("step {i}"), "metadata": {}}],
+        });
+        std::fs::write(
+            log.join(format!("{:020}.json", first + i)),
+            batch.to_string(),
+        )
+        .expect("write batch");
+    }
+    assert_eq!(a.json(&["show", "ds"])["description"], "step 1019");
+    assert_eq!(a.json(&["push"])["batches_uploaded"], 1021);
+    let listed = server.object_path("log");
+    assert_eq!(crate::util::files_in(&listed).len(), 1021);
+
+    let b = Env::new();
+    b.set_var("AWS_ACCESS_KEY_ID", ACCESS_KEY);
+    b.set_var("AWS_SECRET_ACCESS_KEY", SECRET_KEY);
+    b.ok(&[
+        "clone",
+        "s3://long-log",
+        "--endpoint",
+        &server.endpoint(),
+        "--allow-http",
+    ]);
+    assert_eq!(b.json(&["show", "ds"])["description"], "step 1019");
+    assert_eq!(b.json(&["show", "ds"])["digest"], logged["digest"]);
+    let cached: Vec<_> = crate::util::files_in(&b.path(".artifacts/remotes"));
+    assert_eq!(cached.len(), 1021, "every batch read is cached");
+    // A cached copy that disagrees with the listing is fetched again.
+    std::fs::write(&cached[0], b"{}").expect("damage the cache");
+    assert!(b.ok(&["pull"]).contains("up to date"));
+    assert_ne!(std::fs::read(&cached[0]).expect("read"), b"{}");
+    a.ok(&["meta", "set", "ds", "-m", "last"]);
+    a.ok(&["push"]);
+    assert_eq!(b.json(&["pull"])["batches"], 1);
+    assert_eq!(b.json(&["show", "ds"])["description"], "last");
+    assert!(b.ok(&["fsck"]).contains(": ok"));
+}
