@@ -926,7 +926,7 @@ fn a_log_past_one_listing_page_clones_and_is_cached() {
             "entries": [{"op": "meta", "version": record, "description": format!("step {i}"), "metadata": {}}],
         });
         std::fs::write(
-            log.join(format!("{:020}.json", first + i)),
+            log.join(format!("{:020}.json", first + i.unsigned_abs())),
             batch.to_string(),
         )
         .expect("write batch");
