@@ -162,9 +162,92 @@ pub(crate) fn append_pulled(
         ))
         .into());
     }
+    let held = |d: &Digest| -> Result<bool> {
+        Ok(bq::try_locate(tx, d)?.is_some() || bq::try_chunk_list(tx, d)?.is_some())
+    };
+    check_versions_held(batch, remote.0, held)?;
     let path = batch_path(dir, seq);
     if !write_create_only(dir, &path, &batch.encode())? {
         return Err(Error::LogConflict(path));
+    }
+    Ok(())
+}
+
+/// Refuses a pulled batch that records a version whose manifest no pack holds: it could
+/// never be checked out, and would make every later replay note the loss.
+fn check_versions_held(
+    batch: &Batch,
+    remote: &str,
+    mut held: impl FnMut(&Digest) -> Result<bool>,
+) -> Result<()> {
+    for entry in &batch.entries {
+        if let Entry::Version(r) = entry
+            && !held(&r.digest)?
+        {
+            return Err(crate::remote::Error::Corrupt {
+                remote: remote.to_owned(),
+                key: format!("log batch {}", batch.id),
+                reason: format!(
+                    "it records {}:v{} with manifest {}, which no pack holds",
+                    r.artifact,
+                    r.number,
+                    r.digest.short(16)
+                ),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Checks, before a merge rewrites anything, that every version the remote's `batches`
+/// record has its manifest in a pack: this store's, or one the batches name (its trailer
+/// read from `remote`).
+pub(crate) fn check_pulled_content(
+    dir: &Path,
+    conn: &Connection,
+    batches: &[Batch],
+    remote: &crate::remote::Remote,
+    sizes: &std::collections::HashMap<String, u64>,
+) -> Result<()> {
+    let mut named = HashSet::new();
+    for entry in batches.iter().flat_map(|b| &b.entries) {
+        if let Entry::Packs { packs } = entry {
+            for hash in packs {
+                if bq::pack_id(conn, hash)?.is_none() {
+                    named.insert(*hash);
+                }
+            }
+        }
+    }
+    let mut contents: HashSet<Digest> = HashSet::new();
+    for hash in &named {
+        let path = pack_path(dir, hash);
+        let (entries, lists) = if path.exists() {
+            let file = PackFile::at(&path)?;
+            let (entries, _) = file.read_trailer()?;
+            let mut lists = Vec::new();
+            for e in entries.iter().filter(|e| e.kind == BlobKind::ChunkList) {
+                if let Some((d, _)) = chunk_list_decode(&file.read_blob(e)?) {
+                    lists.push((d, e.hash));
+                }
+            }
+            (entries, lists)
+        } else {
+            let key = crate::remote::pack_key(hash);
+            let size = sizes.get(&key).copied().unwrap_or(0);
+            let (pack, lists) = remote_pack(remote, hash, size)?;
+            (pack.entries, lists)
+        };
+        contents.extend(entries.iter().map(|e| e.hash));
+        contents.extend(lists.into_iter().map(|(d, _)| d));
+    }
+    for batch in batches {
+        check_versions_held(batch, remote.name(), |d| {
+            Ok(contents.contains(d)
+                || bq::try_locate(conn, d)?.is_some()
+                || bq::try_chunk_list(conn, d)?.is_some())
+        })?;
     }
     Ok(())
 }

@@ -570,7 +570,9 @@ impl Store {
             return Err(Error::HistoryBeforeLog);
         }
         // Every pack a batch names must be on the remote (or here) before anything applies.
-        let listed: HashSet<String> = remote.list("packs/")?.into_iter().map(|(k, _)| k).collect();
+        let sizes: std::collections::HashMap<String, u64> =
+            remote.list("packs/")?.into_iter().collect();
+        let listed: HashSet<&String> = sizes.keys().collect();
         for batch in &new {
             for entry in &batch.entries {
                 if let crate::model::Entry::Packs { packs } = entry
@@ -604,6 +606,7 @@ impl Store {
         outcome.up_to_date = false;
         if diverged {
             let new: Vec<crate::model::Batch> = new.into_iter().cloned().collect();
+            super::records::check_pulled_content(&self.dir, &self.conn, &new, &remote, &sizes)?;
             self.merge_pulled(&remote_ids, &new, &mut outcome)?;
             return Ok(outcome);
         }

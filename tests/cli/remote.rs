@@ -960,3 +960,54 @@ fn a_log_past_one_listing_page_clones_and_is_cached() {
     assert_eq!(b.json(&["show", "ds"])["description"], "last");
     assert!(b.ok(&["fsck"]).contains(": ok"));
 }
+
+/// A remote batch recording a version whose manifest no pack holds (crafted, or a push that
+/// lost its packs) is refused by a clone and by a pull that would merge, before anything is
+/// applied.
+#[test]
+fn a_remote_version_without_content_is_refused() {
+    let a = Env::init();
+    a.write("d/x.txt", "x\n");
+    a.ok(&["log", "ds", "d"]);
+    a.ok(&["remote", "add", "origin", "shared"]);
+    a.ok(&["push"]);
+    let b = Env::in_dir(assert_fs::TempDir::new().expect("dir"));
+    let remote = a.path("shared").to_string_lossy().into_owned();
+    b.ok(&["clone", &remote, "."]);
+    b.write("d/y.txt", "y\n");
+    b.ok(&["log", "ds", "d"]);
+    // What the store holds (the cache of the remote's batches aside).
+    let snapshot = |env: &Env| {
+        let mut s = env.store_snapshot();
+        s.retain(|k, _| !k.starts_with("remotes/"));
+        s
+    };
+    let before = snapshot(&b);
+
+    // The crafted batch: A's version record again, as ds:v1, naming a manifest nobody has.
+    let first = a.path("shared/log/00000000000000000001.json");
+    let mut batch: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(first).expect("read")).expect("batch");
+    batch["id"] = "01JZZZZZZZZZZZZZZZZZZZZZZZ".into();
+    let entries = batch["entries"].as_array_mut().expect("entries");
+    entries.retain(|e| e["op"] == "version");
+    entries[0]["id"] = "01JZZZZZZZZZZZZZZZZZZZZZZY".into();
+    entries[0]["number"] = 1.into();
+    entries[0]["digest"] = "ab".repeat(32).into();
+    std::fs::write(
+        a.path("shared/log/00000000000000000002.json"),
+        batch.to_string(),
+    )
+    .expect("write");
+
+    let err = a.fails(&["clone", &remote, "c"], 1);
+    assert!(err.contains("which no pack holds"), "{err}");
+    assert!(!a.path("c/.artifacts").exists());
+    let err = b.fails(&["pull"], 1);
+    assert!(
+        err.contains("records ds:v1 with manifest abababab"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&b), before, "nothing changed");
+    assert!(b.ok(&["fsck"]).contains(": ok"));
+}
