@@ -132,6 +132,21 @@ pub struct DuOutcome {
     pub pinned: u64,
     /// Live bytes evicted from this store: only remotes hold them (checkout reads them there).
     pub remote_only: u64,
+    /// What each configured remote holds of this store's packs.
+    pub remotes: Vec<RemoteUsage>,
+}
+
+/// One remote in `art du`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RemoteUsage {
+    /// The remote.
+    pub name: String,
+    /// Packs of this store it holds (as of the last push, pull or checkout that saw it).
+    pub packs: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Bytes of those packs evicted here: the copies this store reads from it.
+    pub evicted: u64,
 }
 
 /// Blobs each version needs, with chunk lists read once.
@@ -588,10 +603,28 @@ impl Store {
                 }
             })
             .collect();
-        let states: HashMap<i64, Option<String>> = bq::all_packs(&self.conn)?
-            .into_iter()
-            .map(|p| (p.id, p.remote_state))
-            .collect();
+        let packs = bq::all_packs(&self.conn)?;
+        let mut remotes = Vec::new();
+        for name in self.config.remote.keys() {
+            let held: HashSet<Digest> =
+                bq::packs_on_remote(&self.conn, name)?.into_iter().collect();
+            let mut usage = RemoteUsage {
+                name: name.clone(),
+                packs: 0,
+                bytes: 0,
+                evicted: 0,
+            };
+            for p in packs.iter().filter(|p| held.contains(&p.hash)) {
+                usage.packs += 1;
+                usage.bytes += p.size;
+                if p.remote_state.as_deref() == Some("evicted") {
+                    usage.evicted += p.size;
+                }
+            }
+            remotes.push(usage);
+        }
+        let states: HashMap<i64, Option<String>> =
+            packs.into_iter().map(|p| (p.id, p.remote_state)).collect();
         let (mut garbage, mut evictable, mut pinned, mut remote_only) = (0, 0, 0, 0);
         for (h, (pack, len)) in &sizes {
             let state = states.get(pack).and_then(|s| s.as_deref());
@@ -614,6 +647,7 @@ impl Store {
             evictable,
             pinned,
             remote_only,
+            remotes,
         })
     }
 }

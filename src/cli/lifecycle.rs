@@ -214,6 +214,22 @@ pub fn du(ctx: &Ctx, _args: DuArgs) -> anyhow::Result<u8> {
                 format_size(out.remote_only)
             ));
         }
+        if !out.remotes.is_empty() {
+            let rows: Vec<Vec<String>> = out
+                .remotes
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.packs.to_string(),
+                        format_size(r.bytes),
+                        format_size(r.evicted),
+                    ]
+                })
+                .collect();
+            text.push_str("\n\n");
+            text.push_str(&table(&["REMOTE", "PACKS", "HOLDS", "EVICTED HERE"], &rows));
+        }
         text
     })?;
     Ok(0)

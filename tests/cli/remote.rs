@@ -70,6 +70,11 @@ fn push_evict_and_read_back_from_a_directory_remote() {
     let du = env.json(&["du"]);
     assert_eq!(du["pinned"], 0);
     assert!(du["remote_only"].as_u64() > Some(3 << 20), "{du}");
+    assert_eq!(du["remotes"][0]["name"], "origin");
+    assert_eq!(du["remotes"][0]["bytes"], stored);
+    assert_eq!(du["remotes"][0]["evicted"], stored, "{du}");
+    let text = env.ok(&["du"]);
+    assert!(text.contains("REMOTE  PACKS  HOLDS"), "{text}");
 
     let fetched = check_restores(&env, &trees);
     assert!(fetched >= 3 << 20, "read back from the remote: {fetched}");
