@@ -131,6 +131,37 @@ pub enum Error {
         /// Whether gc already removed its content.
         collected: bool,
     },
+    /// A protected alias would move or go.
+    #[error(
+        "alias `{alias}` of `{artifact}` is protected; pass --force to {action} it, or lift the protection with `art alias unprotect {artifact} {alias}`"
+    )]
+    ProtectedAlias {
+        /// The artifact or collection.
+        artifact: String,
+        /// The alias.
+        alias: String,
+        /// `move` or `remove`.
+        action: &'static str,
+    },
+    /// A version to delete carries a protected alias.
+    #[error("`{version}` carries protected alias(es) {}; move them elsewhere with `art alias set REF ALIAS --force` first", .aliases.join(", "))]
+    CarriesProtected {
+        /// The version.
+        version: String,
+        /// Its protected aliases.
+        aliases: Vec<String>,
+    },
+    /// A version to delete is linked into collections.
+    #[error("`{version}` is linked into {}; unlink it first (`art unlink {}`)", .links.join(", "), .links.join(" "))]
+    Linked {
+        /// The version.
+        version: String,
+        /// The links, as `COLLECTION:vN`.
+        links: Vec<String>,
+    },
+    /// A collection where an artifact was expected, or the reverse.
+    #[error("{0}")]
+    CollectionKind(String),
     /// A version to delete still has aliases.
     #[error("`{version}` has aliases {}; move them (`art alias set`) or pass --delete-aliases", .aliases.join(", "))]
     HasAliases {
@@ -320,6 +351,9 @@ impl Error {
         match self {
             Error::Conflicts { .. }
             | Error::HasAliases { .. }
+            | Error::ProtectedAlias { .. }
+            | Error::CarriesProtected { .. }
+            | Error::Linked { .. }
             | Error::RemoteHoldsEvicted { .. }
             | Error::PushNeedsPull { .. }
             | Error::Model(crate::model::Error::MergeConflict(_)) => ErrorKind::Refused,

@@ -28,6 +28,8 @@ pub struct GcOptions {
     pub grace: Option<Span>,
     /// Cap the store at this many bytes (evicting packs a remote holds).
     pub max: Option<u64>,
+    /// Leave versions whose TTL passed (by default gc deletes them first).
+    pub keep_expired: bool,
 }
 
 /// What gc did (or, with `dry_run`, would do).
@@ -61,6 +63,8 @@ pub struct GcOutcome {
     pub cap_met: bool,
     /// Every pack with its usage and fate.
     pub packs: Vec<PackPlan>,
+    /// Versions deleted (with `dry_run`: to delete) because their TTL passed, as `NAME:vN`.
+    pub expired: Vec<String>,
 }
 
 /// One pack in a gc plan.
@@ -231,9 +235,19 @@ impl Store {
         // A command killed after its log write while this one waited for the lock left a
         // batch the index lacks: the plan must see the versions (and packs) it adds, or their
         // blobs would look dead.
-        let result = self
-            .catch_up_on_open()
-            .and_then(|()| self.gc_locked(opts, grace));
+        let result = self.catch_up_on_open().and_then(|()| {
+            // Expired versions are deleted first, like `art rm`: their content goes once the
+            // grace period has passed.
+            let expired = if opts.keep_expired {
+                Vec::new()
+            } else {
+                self.expired_versions()?
+            };
+            let expired = self.delete_versions(expired, opts.dry_run)?.deleted;
+            let mut outcome = self.gc_locked(opts, grace)?;
+            outcome.expired = expired;
+            Ok(outcome)
+        });
         self.lock_shared_again()?;
         result
     }
@@ -314,6 +328,7 @@ impl Store {
                     fate: *f,
                 })
                 .collect(),
+            expired: Vec::new(),
         };
         if opts.dry_run {
             return Ok(outcome);
@@ -452,6 +467,7 @@ impl Store {
                 .into_iter()
                 .filter(|al| al != AliasName::LATEST)
                 .collect();
+            super::registry::check_deletable(&self.conn, &a, &v)?;
             if !user.is_empty() && !delete_aliases {
                 return Err(Error::HasAliases {
                     version: format!("{}:v{}", a.name, v.idx),
@@ -493,7 +509,11 @@ impl Store {
                 let young = opts
                     .older_than
                     .is_some_and(|age| v.created_at > now - age.0);
-                if !aliased.contains(&v.id) && !too_new && !young {
+                if !aliased.contains(&v.id)
+                    && !too_new
+                    && !young
+                    && super::registry::deletable(&self.conn, &v)?
+                {
                     targets.push((a.clone(), v));
                 }
             }

@@ -3,6 +3,7 @@
 use super::Store;
 use super::run::{find_run_in, version_ref};
 use crate::error::{Error, Result};
+use crate::index::registry_queries as reg;
 use crate::index::run_queries as rq;
 use crate::index::version_queries as vq;
 use crate::model::{
@@ -110,9 +111,10 @@ impl Store {
             .edges
             .into_iter()
             .map(|(from, to)| LineageEdge {
-                relation: match from {
-                    Key::Version(_) => Relation::Used,
-                    Key::Run(_) => Relation::Logged,
+                relation: match (&from, &to) {
+                    (Key::Version(_), Key::Version(_)) => Relation::Linked,
+                    (Key::Version(_), Key::Run(_)) => Relation::Used,
+                    (Key::Run(_), _) => Relation::Logged,
                 },
                 from: ids[&from].clone(),
                 to: ids[&to].clone(),
@@ -129,13 +131,17 @@ impl Store {
 
     fn neighbors(&self, node: &Key, step: Step) -> Result<Vec<Key>> {
         Ok(match (node, step) {
+            // A link's producer is the version it links; a version's consumers include
+            // the collections it is linked into.
             (Key::Version(v), Step::Up) => rq::logger_of(&self.conn, *v)?
                 .map(Key::Run)
                 .into_iter()
+                .chain(reg::link_source(&self.conn, *v)?.map(Key::Version))
                 .collect(),
             (Key::Version(v), Step::Down) => rq::users_of(&self.conn, *v)?
                 .into_iter()
                 .map(Key::Run)
+                .chain(reg::links_to(&self.conn, *v)?.into_iter().map(Key::Version))
                 .collect(),
             (Key::Run(r), Step::Up) => rq::inputs_of(&self.conn, r)?
                 .into_iter()

@@ -474,6 +474,12 @@ impl Store {
             sq::put(&tx, key_bytes(&scan.abs(i)), &entry)?;
         }
         let existing = vq::try_artifact(&tx, opts.name.as_str())?;
+        if let Some(a) = existing.as_ref().filter(|a| a.collection) {
+            return Err(Error::CollectionKind(format!(
+                "`{}` is a collection: add versions to it with `art link REF {}`",
+                a.name, a.name
+            )));
+        }
         if let (Some(a), Some(t)) = (&existing, &opts.kind)
             && a.kind != t.as_str()
         {
@@ -498,6 +504,7 @@ impl Store {
                 packs: packs.packs().iter().map(|p| p.hash).collect(),
             });
         }
+        let latest_id = latest.as_ref().map(|v| v.id);
         let (record, idx, unchanged) = match latest {
             Some(v) if v.digest == digest => (rq::record_of_version(&tx, v.id)?, v.idx, true),
             _ => {
@@ -523,12 +530,19 @@ impl Store {
                     metadata: opts.metadata.clone(),
                     size: total_size,
                     files,
+                    link_of: None,
                 };
                 let id = record.id.clone();
                 entries.push(Entry::Version(record));
                 (id, idx, false)
             }
         };
+        if let Some(a) = &existing {
+            let target = unchanged.then_some(latest_id).flatten().or(Some(-1));
+            for alias in &opts.aliases {
+                super::registry::check_alias_change(&tx, a, alias.as_str(), target, false)?;
+            }
+        }
         for alias in &opts.aliases {
             entries.push(Entry::AliasSet {
                 version: record.clone(),

@@ -39,8 +39,22 @@ impl Store {
     /// # Errors
     /// Unknown reference; SQLite errors.
     pub fn set_alias(&mut self, r: &Ref, alias: &AliasName) -> Result<AliasOutcome> {
+        self.set_alias_forced(r, alias, false)
+    }
+
+    /// As [`Store::set_alias`]; a protected alias moves only with `force`.
+    ///
+    /// # Errors
+    /// Unknown reference; [`Error::ProtectedAlias`]; SQLite errors.
+    pub fn set_alias_forced(
+        &mut self,
+        r: &Ref,
+        alias: &AliasName,
+        force: bool,
+    ) -> Result<AliasOutcome> {
         let (a, v) = self.resolve(r)?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
+        super::registry::check_alias_change(&tx, &a, alias.as_str(), Some(v.id), force)?;
         let previous = vq::alias_target(&tx, a.id, alias.as_str())?
             .and_then(|id| vq::version_by_id(&tx, id).ok().flatten())
             .map(|p| p.idx);
@@ -63,8 +77,22 @@ impl Store {
     /// # Errors
     /// Unknown artifact or alias; `latest` and `vN` cannot be removed.
     pub fn remove_alias(&mut self, name: &ArtifactName, alias: &AliasName) -> Result<AliasOutcome> {
+        self.remove_alias_forced(name, alias, false)
+    }
+
+    /// As [`Store::remove_alias`]; a protected alias goes only with `force`.
+    ///
+    /// # Errors
+    /// Unknown artifact or alias; [`Error::ProtectedAlias`].
+    pub fn remove_alias_forced(
+        &mut self,
+        name: &ArtifactName,
+        alias: &AliasName,
+        force: bool,
+    ) -> Result<AliasOutcome> {
         let a = self.artifact(name.as_str())?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
+        super::registry::check_alias_change(&tx, &a, alias.as_str(), None, force)?;
         let Some(previous) = vq::alias_target(&tx, a.id, alias.as_str())? else {
             return Err(Error::UnknownVersion {
                 reference: format!("{}:{}", a.name, alias),

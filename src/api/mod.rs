@@ -10,6 +10,7 @@ mod log;
 mod meta;
 mod query;
 mod records;
+mod registry;
 mod remote;
 mod run;
 mod verify;
@@ -23,6 +24,7 @@ pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
 pub use records::RebuildOutcome;
+pub use registry::{LinkOutcome, TagOutcome};
 pub use remote::{FetchOutcome, PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,

@@ -24,6 +24,9 @@ pub struct ArtifactSummary {
     pub latest: Option<String>,
     /// Logical size of `latest`.
     pub size: u64,
+    /// Whether it is a collection (`art link`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub collection: bool,
 }
 
 /// A version with its aliases, as `versions` and `show` print it.
@@ -63,6 +66,18 @@ pub struct VersionInfo {
     /// For a deleted version: whether `art gc` has removed its content.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub collected: Option<bool>,
+    /// For a link in a collection: the version it links, `NAME:vN`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The collection versions linking to it, `COLLECTION:vN`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub linked_in: Vec<String>,
+    /// Its tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// When its TTL expires (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl VersionInfo {
@@ -84,7 +99,33 @@ impl VersionInfo {
             source_path: v.source_path,
             logged_by_run: v.logged_by_run,
             collected: (v.state == VersionState::Deleted).then_some(v.collected_at.is_some()),
+            source: None,
+            linked_in: Vec::new(),
+            tags: Vec::new(),
+            expires_at: None,
         }
+    }
+
+    /// Adds what the registry knows of version row `id`: link source, links, tags, expiry.
+    fn with_registry(mut self, conn: &rusqlite::Connection, id: i64) -> Result<Self> {
+        use crate::index::registry_queries as reg;
+        if let Some(source) = reg::link_source(conn, id)?
+            && let Some(v) = vq::version_by_id(conn, source)?
+        {
+            let name = vq::all_artifacts(conn)?
+                .into_iter()
+                .find(|a| a.id == v.artifact_id)
+                .map(|a| a.name)
+                .unwrap_or_default();
+            self.source = Some(format!("{name}:v{}", v.idx));
+        }
+        self.linked_in = reg::live_links_to(conn, id)?
+            .into_iter()
+            .map(|(c, n)| format!("{c}:v{n}"))
+            .collect();
+        self.tags = reg::tags_of(conn, id)?;
+        self.expires_at = reg::expiry_of(conn, id)?;
+        Ok(self)
     }
 }
 
@@ -161,6 +202,7 @@ impl Store {
                 size: latest.map_or(0, |v| v.size),
                 name: a.name,
                 kind: a.kind,
+                collection: a.collection,
             });
         }
         Ok(out)
@@ -173,14 +215,15 @@ impl Store {
     pub fn versions(&self, name: &str, include_deleted: bool) -> Result<Vec<VersionInfo>> {
         let a = self.artifact(name)?;
         let mut aliases = vq::aliases_by_version(&self.conn, a.id)?;
-        Ok(vq::versions_of(&self.conn, a.id)?
+        vq::versions_of(&self.conn, a.id)?
             .into_iter()
             .filter(|v| include_deleted || v.state != VersionState::Deleted)
             .map(|v| {
                 let al = aliases.remove(&v.id).unwrap_or_default();
-                VersionInfo::new(&a, v, al)
+                let id = v.id;
+                VersionInfo::new(&a, v, al).with_registry(&self.conn, id)
             })
-            .collect())
+            .collect()
     }
 
     /// One version's details; a deleted version's record stays readable, with its state.
@@ -192,7 +235,8 @@ impl Store {
         let aliases = vq::aliases_by_version(&self.conn, a.id)?
             .remove(&v.id)
             .unwrap_or_default();
-        Ok(VersionInfo::new(&a, v, aliases))
+        let id = v.id;
+        VersionInfo::new(&a, v, aliases).with_registry(&self.conn, id)
     }
 
     /// The files of a version.

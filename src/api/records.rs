@@ -920,11 +920,12 @@ impl Store {
                 indexed.seq, replayed.seq
             ));
         }
-        let sections: [(&str, bool); 6] = [
+        let sections: [(&str, bool); 7] = [
             ("packs", replayed.packs != indexed.packs),
             ("artifacts", replayed.artifacts != indexed.artifacts),
             ("versions", replayed.versions != indexed.versions),
             ("aliases", replayed.aliases != indexed.aliases),
+            ("protected aliases", replayed.protected != indexed.protected),
             ("runs", replayed.runs != indexed.runs),
             ("lineage inputs", replayed.inputs != indexed.inputs),
         ];

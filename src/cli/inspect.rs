@@ -9,16 +9,35 @@ use std::path::PathBuf;
 pub struct LsArgs {
     /// A version whose files to list; without it, list artifacts.
     reference: Option<Ref>,
+    /// List collections (`art link`) instead of artifacts.
+    #[arg(long, conflicts_with = "reference")]
+    collections: bool,
+    /// Only artifacts with a live version carrying this tag.
+    #[arg(long, value_name = "TAG", conflicts_with = "reference")]
+    tag: Option<String>,
 }
 
 pub fn ls(ctx: &Ctx, args: LsArgs) -> anyhow::Result<u8> {
     let store = ctx.open_store()?;
     match args.reference {
         None => {
-            let list = store.list_artifacts()?;
+            let mut list = store.list_artifacts()?;
+            list.retain(|a| a.collection == args.collections);
+            if let Some(tag) = &args.tag {
+                let tagged = store.artifacts_tagged(tag)?;
+                list.retain(|a| tagged.contains(&a.name));
+            }
             ctx.emit(&list, || {
                 if list.is_empty() {
-                    return "no artifacts yet; add one with `art log NAME PATH`".to_owned();
+                    return match (&args.tag, args.collections) {
+                        (Some(t), _) => format!("no artifact has a version tagged `{t}`"),
+                        (None, true) => {
+                            "no collections yet; make one with `art link REF COLLECTION`".to_owned()
+                        }
+                        (None, false) => {
+                            "no artifacts yet; add one with `art log NAME PATH`".to_owned()
+                        }
+                    };
                 }
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -70,6 +89,9 @@ pub struct VersionsArgs {
     /// Only versions logged by this run.
     #[arg(long)]
     run: Option<String>,
+    /// Only versions carrying this tag.
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
 }
 
 pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
@@ -79,6 +101,11 @@ pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
         let run = store.run(run)?;
         list.retain(|v| v.logged_by_run.as_deref() == Some(run.id.as_str()));
     }
+    if let Some(tag) = &args.tag {
+        list.retain(|v| v.tags.contains(tag));
+    }
+    // A collection's versions say which version each links.
+    let links = list.iter().any(|v| v.source.is_some());
     ctx.emit(&list, || {
         // The STATE column only appears when it can say something: with --all.
         let rows: Vec<Vec<String>> = list
@@ -96,6 +123,9 @@ pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
                 if args.all {
                     row.insert(1, state_label(v));
                 }
+                if links {
+                    row.insert(1, v.source.clone().unwrap_or_default());
+                }
                 row
             })
             .collect();
@@ -110,6 +140,9 @@ pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
         ];
         if args.all {
             headers.insert(1, "STATE");
+        }
+        if links {
+            headers.insert(1, "SOURCE");
         }
         table(&headers, &rows)
     })?;
@@ -152,6 +185,18 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<u8> {
         ];
         if let Some(s) = &v.source_path {
             rows.push(("source", s.clone()));
+        }
+        if let Some(s) = &v.source {
+            rows.push(("links", s.clone()));
+        }
+        if !v.linked_in.is_empty() {
+            rows.push(("linked in", v.linked_in.join(", ")));
+        }
+        if !v.tags.is_empty() {
+            rows.push(("tags", v.tags.join(", ")));
+        }
+        if let Some(t) = v.expires_at {
+            rows.push(("expires", format_time(t)));
         }
         if let Some(r) = &v.logged_by_run {
             rows.push(("run", r.clone()));

@@ -119,6 +119,8 @@ pub fn auto_gc(ctx: &Ctx, store: &mut art::Store) -> anyhow::Result<()> {
     }
     let mut opts = art::GcOptions::default();
     opts.max = Some(max);
+    // Deleting versions is for an explicit `art gc`, not a side effect of logging.
+    opts.keep_expired = true;
     let out = store.gc(&opts)?;
     if !ctx.quiet {
         eprintln!(
@@ -150,6 +152,16 @@ fn print_gc(ctx: &Ctx, out: &art::GcOutcome) -> anyhow::Result<()> {
             format_size(out.size_before),
             format_size(out.size_after)
         )];
+        if !out.expired.is_empty() {
+            lines.insert(
+                0,
+                format!(
+                    "{} (TTL passed): {}",
+                    if out.dry_run { "would delete" } else { "deleted" },
+                    out.expired.join(", ")
+                ),
+            );
+        }
         if let (Some(max), false) = (out.max, out.cap_met) {
             lines.push(format!(
                 "cannot fit in {}: {} is pinned because no remote holds it (push to a remote to make it evictable)",

@@ -40,6 +40,9 @@ pub enum AliasCommand {
         reference: Ref,
         /// The alias (not `latest` or `vN`, which art manages).
         alias: AliasName,
+        /// Move it even when it is protected.
+        #[arg(long)]
+        force: bool,
     },
     /// Remove ALIAS from artifact NAME.
     Rm {
@@ -47,20 +50,84 @@ pub enum AliasCommand {
         name: ArtifactName,
         /// The alias.
         alias: AliasName,
+        /// Remove it even when it is protected.
+        #[arg(long)]
+        force: bool,
     },
+    /// Protect ALIAS of NAME (e.g. `production`): moving or removing it then needs --force,
+    /// and no version carrying it is deleted by `rm`, `prune` or a TTL.
+    Protect {
+        /// The artifact or collection.
+        name: ArtifactName,
+        /// The alias (it need not be set yet).
+        alias: AliasName,
+    },
+    /// Lift the protection of ALIAS of NAME.
+    Unprotect {
+        /// The artifact or collection.
+        name: ArtifactName,
+        /// The alias.
+        alias: AliasName,
+    },
+}
+
+/// `art alias protect|unprotect` in JSON.
+#[derive(serde::Serialize)]
+struct Protection<'a> {
+    name: &'a str,
+    alias: &'a str,
+    protected: bool,
 }
 
 pub fn alias(ctx: &Ctx, cmd: AliasCommand) -> anyhow::Result<u8> {
     let mut store = ctx.open_store()?;
     let out = match cmd {
-        AliasCommand::Set { reference, alias } => store.set_alias(&reference, &alias)?,
-        AliasCommand::Rm { name, alias } => store.remove_alias(&name, &alias)?,
+        AliasCommand::Set {
+            reference,
+            alias,
+            force,
+        } => store.set_alias_forced(&reference, &alias, force)?,
+        AliasCommand::Rm { name, alias, force } => {
+            store.remove_alias_forced(&name, &alias, force)?
+        }
+        AliasCommand::Protect { name, alias } => {
+            return protect(ctx, &mut store, &name, &alias, true);
+        }
+        AliasCommand::Unprotect { name, alias } => {
+            return protect(ctx, &mut store, &name, &alias, false);
+        }
     };
     ctx.emit(&out, || match (out.version, out.previous) {
         (Some(v), Some(p)) if p != v => format!("{}:{} -> v{v} (was v{p})", out.name, out.alias),
         (Some(v), _) => format!("{}:{} -> v{v}", out.name, out.alias),
         (None, Some(p)) => format!("{}:{} removed (was v{p})", out.name, out.alias),
         (None, None) => format!("{}:{} removed", out.name, out.alias),
+    })?;
+    Ok(0)
+}
+
+fn protect(
+    ctx: &Ctx,
+    store: &mut art::Store,
+    name: &ArtifactName,
+    alias: &AliasName,
+    on: bool,
+) -> anyhow::Result<u8> {
+    store.protect_alias(name, alias, on)?;
+    let out = Protection {
+        name: name.as_str(),
+        alias: alias.as_str(),
+        protected: on,
+    };
+    ctx.emit(&out, || {
+        format!(
+            "{name}:{alias} is {}",
+            if on {
+                "protected"
+            } else {
+                "no longer protected"
+            }
+        )
     })?;
     Ok(0)
 }
@@ -87,6 +154,10 @@ pub struct MetaSetArgs {
     /// Remove one key (repeatable).
     #[arg(long = "unset", value_name = "KEY")]
     unset: Vec<String>,
+    /// Time to live from now (e.g. 30d), after which `art gc` deletes the version; `none`
+    /// removes it.
+    #[arg(long, value_name = "AGE|none")]
+    ttl: Option<String>,
 }
 
 /// Parses `key=value`, reading the value as JSON when possible (`lr=0.1` is a number).
@@ -107,10 +178,31 @@ pub fn meta(ctx: &Ctx, cmd: MetaCommand) -> anyhow::Result<u8> {
         && args.metadata.is_none()
         && args.set.is_empty()
         && args.unset.is_empty()
+        && args.ttl.is_none()
     {
-        anyhow::bail!("nothing to change; give --description, --metadata, --set or --unset");
+        anyhow::bail!("nothing to change; give --description, --metadata, --set, --unset or --ttl");
     }
+    let ttl = match args.ttl.as_deref() {
+        None => None,
+        Some("none") => Some(None),
+        Some(t) => Some(Some(t.parse::<art::model::Span>()?)),
+    };
     let mut store = ctx.open_store()?;
+    if let Some(ttl) = ttl {
+        store.set_ttl(&args.reference, ttl)?;
+    }
+    if args.description.is_none()
+        && args.metadata.is_none()
+        && args.set.is_empty()
+        && args.unset.is_empty()
+    {
+        let out = store.show(&args.reference)?;
+        ctx.emit(&out, || match out.expires_at {
+            Some(t) => format!("{} expires {}", out.reference, art::model::format_time(t)),
+            None => format!("{} never expires", out.reference),
+        })?;
+        return Ok(0);
+    }
     let mut opts = art::MetaOptions::default();
     opts.description = args.description;
     opts.metadata = args.metadata;

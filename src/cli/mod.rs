@@ -9,6 +9,7 @@ mod lineage;
 mod log;
 mod manage;
 mod output;
+mod registry;
 mod remote;
 mod run;
 mod shell;
@@ -58,9 +59,17 @@ pub enum Command {
     /// Set or remove aliases such as `best` or `prod`.
     #[command(subcommand)]
     Alias(manage::AliasCommand),
-    /// Change a version's description and metadata.
+    /// Change a version's description, metadata and TTL.
     #[command(subcommand)]
     Meta(manage::MetaCommand),
+    /// Link a version into a collection (a registry entry such as `classifier:production`).
+    Link(registry::LinkArgs),
+    /// Remove a link from its collection (the linked version stays).
+    Unlink(registry::UnlinkArgs),
+    /// Add tags to a version.
+    Tag(registry::TagArgs),
+    /// Remove tags from a version.
+    Untag(registry::TagArgs),
     /// Re-hash a version's stored data, or a directory against it.
     Verify(integrity::VerifyArgs),
     /// Check the whole store: packs, index, and every live version's content.
@@ -140,6 +149,10 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Remote(c) => remote::remote(&ctx, c),
         Command::Push(a) => remote::push(&ctx, a),
         Command::Pull(a) => remote::pull(&ctx, a),
+        Command::Link(a) => registry::link(&ctx, a),
+        Command::Unlink(a) => registry::unlink(&ctx, a),
+        Command::Tag(a) => registry::tag(&ctx, a, true),
+        Command::Untag(a) => registry::tag(&ctx, a, false),
         Command::Clone(a) => remote::clone(&ctx, a),
         Command::Completions(a) => shell::completions(a),
         Command::Man(a) => shell::man(&ctx, a),

@@ -5,6 +5,7 @@
 mod blobs;
 mod error;
 mod records;
+mod registry;
 mod runs;
 mod schema;
 mod stat_cache;
@@ -32,6 +33,10 @@ pub mod version_queries {
 /// The index as a cache of the record log: applying batches and checkpoints.
 pub mod record_queries {
     pub use super::records::*;
+}
+/// Collections (links), tags, protected aliases and expiry.
+pub mod registry_queries {
+    pub use super::registry::*;
 }
 /// Run and lineage-edge queries.
 pub mod run_queries {

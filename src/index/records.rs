@@ -3,12 +3,13 @@
 //! rebuild) apply batches through one function (`api::records::apply`, which adds the pack
 //! entries), so the live index and a rebuilt one cannot diverge.
 
+use super::registry as reg;
 use super::runs as rq;
 use super::versions as vq;
 use super::{Error, Result, RunRow, VersionRow, VersionState};
 use crate::model::{
     AliasName, AliasState, ArtifactName, ArtifactState, ArtifactType, CHECKPOINT_FORMAT,
-    Checkpoint, Entry, InputState, RecordedVersion, RunRecord, VersionRecord,
+    Checkpoint, Entry, InputState, ProtectedAlias, RecordedVersion, RunRecord, VersionRecord,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -125,6 +126,7 @@ pub fn record_existing(conn: &Connection, version_id: i64, record: &str) -> Resu
         metadata: v.metadata,
         size: v.size,
         files: v.file_count,
+        link_of: None,
     };
     set_record(conn, version_id, &r)
 }
@@ -167,6 +169,9 @@ fn alias(text: &str) -> Result<AliasName> {
 fn insert_version(conn: &Connection, r: &VersionRecord, row: VersionRow) -> Result<i64> {
     let id = vq::insert_version(conn, &row)?;
     set_record(conn, id, r)?;
+    if let Some(source) = &r.link_of {
+        reg::set_link(conn, id, version_of_record(conn, source)?.id)?;
+    }
     Ok(id)
 }
 
@@ -238,17 +243,37 @@ pub fn apply_entry(conn: &Connection, entry: &Entry, time: i64) -> Result<()> {
     match entry {
         Entry::Packs { .. } | Entry::PacksRemoved { .. } | Entry::BlobsForgotten { .. } => {}
         Entry::Version(r) => {
-            let artifact = match vq::try_artifact(conn, &r.artifact)? {
-                Some(a) => a.id,
-                None => vq::insert_artifact(
+            let artifact = if let Some(a) = vq::try_artifact(conn, &r.artifact)? {
+                a.id
+            } else {
+                let id = vq::insert_artifact(
                     conn,
                     &parse::<ArtifactName>(&r.artifact, "artifact name")?,
                     &parse::<ArtifactType>(&r.kind, "artifact type")?,
                     r.created,
-                )?,
+                )?;
+                if r.link_of.is_some() {
+                    reg::set_collection(conn, id)?;
+                }
+                id
             };
             let id = insert_version(conn, r, version_row(r, artifact))?;
             vq::set_alias(conn, artifact, &AliasName::latest(), id)?;
+        }
+        Entry::Tag { version, tag } => {
+            reg::add_tag(conn, version_of_record(conn, version)?.id, tag)?;
+        }
+        Entry::Untag { version, tag } => {
+            reg::remove_tag(conn, version_of_record(conn, version)?.id, tag)?;
+        }
+        Entry::AliasProtect { artifact, alias } => {
+            reg::set_protected(conn, artifact_id(conn, artifact)?, alias, true)?;
+        }
+        Entry::AliasUnprotect { artifact, alias } => {
+            reg::set_protected(conn, artifact_id(conn, artifact)?, alias, false)?;
+        }
+        Entry::Ttl { version, expires } => {
+            reg::set_expiry(conn, version_of_record(conn, version)?.id, *expires)?;
         }
         Entry::AliasSet { version, alias: a } => {
             let v = version_of_record(conn, version)?;
@@ -331,10 +356,19 @@ pub fn export_checkpoint(conn: &Connection, seq: u64, time: i64) -> Result<Check
             metadata: v.metadata,
             updated: v.updated_at,
             collected: v.collected_at,
+            expires: reg::expiry_of(conn, id)?,
+            tags: reg::tags_of(conn, id)?,
         });
     }
     let mut aliases = Vec::new();
+    let mut protected = Vec::new();
     for a in &artifacts {
+        for alias in reg::protected_aliases(conn, a.id)? {
+            protected.push(ProtectedAlias {
+                artifact: a.name.clone(),
+                alias,
+            });
+        }
         let mut stmt = conn.prepare_cached(
             "SELECT version_id, alias FROM aliases WHERE artifact_id = ?1 ORDER BY alias",
         )?;
@@ -382,12 +416,14 @@ pub fn export_checkpoint(conn: &Connection, seq: u64, time: i64) -> Result<Check
                 name: a.name,
                 kind: a.kind,
                 created: a.created_at,
+                collection: a.collection,
             })
             .collect(),
         versions,
         aliases,
         runs,
         inputs,
+        protected,
         packs: Vec::new(),
     })
 }
@@ -399,12 +435,15 @@ pub fn export_checkpoint(conn: &Connection, seq: u64, time: i64) -> Result<Check
 /// SQLite errors; names that break art's rules.
 pub fn load_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<()> {
     for a in &cp.artifacts {
-        vq::insert_artifact(
+        let id = vq::insert_artifact(
             conn,
             &parse::<ArtifactName>(&a.name, "artifact name")?,
             &parse::<ArtifactType>(&a.kind, "artifact type")?,
             a.created,
         )?;
+        if a.collection {
+            reg::set_collection(conn, id)?;
+        }
     }
     for v in &cp.versions {
         let mut row = version_row(&v.record, artifact_id(conn, &v.record.artifact)?);
@@ -425,6 +464,13 @@ pub fn load_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<()> {
         if let Some(time) = v.collected {
             set_collected(conn, id, time)?;
         }
+        reg::set_expiry(conn, id, v.expires)?;
+        for tag in &v.tags {
+            reg::add_tag(conn, id, tag)?;
+        }
+    }
+    for p in &cp.protected {
+        reg::set_protected(conn, artifact_id(conn, &p.artifact)?, &p.alias, true)?;
     }
     for a in &cp.aliases {
         let v = version_of_record(conn, &a.version)?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -138,6 +138,25 @@ const MIGRATIONS: &[&str] = &[
         applied_seq INTEGER NOT NULL
     );
     INSERT INTO log_state(id, applied_seq) VALUES (0, 0);
+    ",
+    // 7: the registry. A collection is an artifact whose versions link to other artifacts'
+    // versions (same content, no copy); tags, protected aliases and expiry times.
+    r"
+    ALTER TABLE artifacts ADD COLUMN collection INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE versions ADD COLUMN link_of INTEGER REFERENCES versions(id);
+    ALTER TABLE versions ADD COLUMN expires_at INTEGER;
+    CREATE INDEX versions_by_link ON versions(link_of) WHERE link_of IS NOT NULL;
+    CREATE TABLE tags(
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        tag TEXT NOT NULL,
+        PRIMARY KEY(version_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_by_tag ON tags(tag);
+    CREATE TABLE protected_aliases(
+        artifact_id INTEGER NOT NULL REFERENCES artifacts(id),
+        alias TEXT NOT NULL,
+        PRIMARY KEY(artifact_id, alias)
+    ) WITHOUT ROWID;
     ",
 ];
 

@@ -16,6 +16,8 @@ pub struct ArtifactRow {
     pub kind: String,
     /// When it was first logged (epoch ms).
     pub created_at: i64,
+    /// Whether it is a collection (its versions link to other artifacts' versions).
+    pub collection: bool,
 }
 
 /// Lifecycle of a version.
@@ -138,6 +140,7 @@ fn artifact_from_row(r: &Row<'_>) -> rusqlite::Result<ArtifactRow> {
         name: r.get(1)?,
         kind: r.get(2)?,
         created_at: r.get(3)?,
+        collection: r.get(4)?,
     })
 }
 
@@ -147,7 +150,9 @@ fn artifact_from_row(r: &Row<'_>) -> rusqlite::Result<ArtifactRow> {
 /// SQLite errors.
 pub fn try_artifact(conn: &Connection, name: &str) -> Result<Option<ArtifactRow>> {
     Ok(conn
-        .prepare_cached("SELECT id, name, type, created_at FROM artifacts WHERE name = ?1")?
+        .prepare_cached(
+            "SELECT id, name, type, created_at, collection FROM artifacts WHERE name = ?1",
+        )?
         .query_row([name], artifact_from_row)
         .optional()?)
 }
@@ -158,7 +163,7 @@ pub fn try_artifact(conn: &Connection, name: &str) -> Result<Option<ArtifactRow>
 /// SQLite errors.
 pub fn all_artifacts(conn: &Connection) -> Result<Vec<ArtifactRow>> {
     let mut stmt =
-        conn.prepare("SELECT id, name, type, created_at FROM artifacts ORDER BY name")?;
+        conn.prepare("SELECT id, name, type, created_at, collection FROM artifacts ORDER BY name")?;
     let rows = stmt.query_map([], artifact_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -279,6 +279,20 @@ pub enum Relation {
     Used,
     /// `run → version`: the run logged (wrote) the version.
     Logged,
+    /// `version → version`: the version is linked into a collection as the second.
+    Linked,
+}
+
+impl Relation {
+    /// The edge label in every format.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Relation::Used => "used",
+            Relation::Logged => "logged",
+            Relation::Linked => "linked",
+        }
+    }
 }
 
 /// An edge, in data-flow direction.
@@ -377,24 +391,29 @@ impl Lineage {
             }
             out
         };
-        // Depth-first with an explicit stack: (node id, step that reached it, prefix, last?).
-        let mut stack: Vec<(String, Step, String, bool)> = Vec::new();
-        let push_children = |stack: &mut Vec<(String, Step, String, bool)>,
+        // Depth-first with an explicit stack: (node id, step that reached it, whether its
+        // parent is a version, prefix, last?).
+        let mut stack: Vec<(String, Step, bool, String, bool)> = Vec::new();
+        let push_children = |stack: &mut Vec<(String, Step, bool, String, bool)>,
                              kids: Vec<(Step, String)>,
+                             parent: &LineageNode,
                              prefix: &str| {
             let n = kids.len();
             for (i, (step, id)) in kids.into_iter().enumerate().rev() {
-                stack.push((id, step, prefix.to_owned(), i + 1 == n));
+                stack.push((id, step, !parent.is_run(), prefix.to_owned(), i + 1 == n));
             }
         };
-        push_children(&mut stack, children(root), "");
-        while let Some((id, step, prefix, last)) = stack.pop() {
+        push_children(&mut stack, children(root), root, "");
+        while let Some((id, step, from_version, prefix, last)) = stack.pop() {
             let Some(node) = self.node(&id) else { continue };
-            let relation = match (step, node.is_run()) {
-                (Step::Up, true) => "logged by",
-                (Step::Up, false) => "used",
-                (Step::Down, true) => "used by",
-                (Step::Down, false) => "logged",
+            // Version to version is a link into a collection.
+            let relation = match (step, node.is_run(), from_version) {
+                (Step::Up, true, _) => "logged by",
+                (Step::Up, false, true) => "links",
+                (Step::Up, false, false) => "used",
+                (Step::Down, true, _) => "used by",
+                (Step::Down, false, true) => "linked as",
+                (Step::Down, false, false) => "logged",
             };
             let kids = children(node);
             let repeated = !expanded.insert(node.id.as_str());
@@ -410,7 +429,7 @@ impl Lineage {
             ));
             if !repeated {
                 let child_prefix = format!("{prefix}{}", if last { "    " } else { "│   " });
-                push_children(&mut stack, kids, &child_prefix);
+                push_children(&mut stack, kids, node, &child_prefix);
             }
         }
         let mut text = lines.join("\n");
@@ -467,10 +486,7 @@ impl Lineage {
             let _ = writeln!(s, "    {} [{}];", quote(&n.id), attrs.join(", "));
         }
         for e in &self.edges {
-            let relation = match e.relation {
-                Relation::Used => "used",
-                Relation::Logged => "logged",
-            };
+            let relation = e.relation.label();
             let _ = writeln!(
                 s,
                 "    {} -> {} [label=\"{relation}\"];",
@@ -539,10 +555,7 @@ impl Lineage {
             let (Some(from), Some(to)) = (ids.get(e.from.as_str()), ids.get(e.to.as_str())) else {
                 continue;
             };
-            let relation = match e.relation {
-                Relation::Used => "used",
-                Relation::Logged => "logged",
-            };
+            let relation = e.relation.label();
             let _ = writeln!(s, "    {from} -->|{relation}| {to}");
         }
         let styles = [

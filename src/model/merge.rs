@@ -197,6 +197,7 @@ mod tests {
             metadata: serde_json::Map::new(),
             size: 0,
             files: 0,
+            link_of: None,
         })
     }
 

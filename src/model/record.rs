@@ -11,10 +11,16 @@ use super::{Digest, Error, Result, RunStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The format number of log batches this build writes and reads.
-pub const LOG_FORMAT: u32 = 1;
-/// The format number of checkpoints this build writes and reads.
-pub const CHECKPOINT_FORMAT: u32 = 1;
+/// The format number of log batches this build writes and reads (2: collections, tags,
+/// protected aliases and TTLs; format 1 batches read unchanged).
+pub const LOG_FORMAT: u32 = 2;
+/// The format number of checkpoints this build writes and reads (2: as [`LOG_FORMAT`]).
+pub const CHECKPOINT_FORMAT: u32 = 2;
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
+}
 
 /// The immutable record of one committed version, written when it is logged.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +51,10 @@ pub struct VersionRecord {
     pub size: u64,
     /// Number of manifest entries.
     pub files: u64,
+    /// In a collection: the record id of the version this one links to (its content,
+    /// description and metadata at link time); absent for an artifact's own versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_of: Option<String>,
 }
 
 /// A run's whole state: written when it starts and whenever it changes.
@@ -117,6 +127,42 @@ pub enum Entry {
         /// The whole metadata object.
         metadata: Map<String, Value>,
     },
+    /// Tags added to a version.
+    Tag {
+        /// The version's record id.
+        version: String,
+        /// The tag.
+        tag: String,
+    },
+    /// A tag removed from a version.
+    Untag {
+        /// The version's record id.
+        version: String,
+        /// The tag.
+        tag: String,
+    },
+    /// An alias of an artifact or collection is protected: moving or removing it needs
+    /// `--force`, and no version carrying it is deleted.
+    AliasProtect {
+        /// The artifact or collection.
+        artifact: String,
+        /// The alias.
+        alias: String,
+    },
+    /// An alias is no longer protected.
+    AliasUnprotect {
+        /// The artifact or collection.
+        artifact: String,
+        /// The alias.
+        alias: String,
+    },
+    /// A version's expiry: `art gc` deletes it once passed (none: it never expires).
+    Ttl {
+        /// The version's record id.
+        version: String,
+        /// When it expires (epoch ms).
+        expires: Option<i64>,
+    },
     /// A version was deleted: its aliases go and `latest` moves to the newest live version.
     Delete {
         /// The version's record id.
@@ -163,6 +209,9 @@ pub struct ArtifactState {
     pub kind: String,
     /// When it was first logged (epoch ms).
     pub created: i64,
+    /// Whether it is a collection (its versions link to other artifacts' versions).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub collection: bool,
 }
 
 /// A version in a checkpoint: its record and what changed since.
@@ -181,6 +230,12 @@ pub struct VersionState {
     pub updated: i64,
     /// When gc removed its content (deleted versions only).
     pub collected: Option<i64>,
+    /// When it expires (epoch ms), if it has a TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    /// Its tags, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// An alias in a checkpoint.
@@ -235,8 +290,21 @@ pub struct Checkpoint {
     pub runs: Vec<RunRecord>,
     /// Input edges, in the order they were recorded.
     pub inputs: Vec<InputState>,
+    /// Protected aliases, by artifact and alias.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected: Vec<ProtectedAlias>,
     /// Packs the index holds, in the order it learned them.
     pub packs: Vec<PackState>,
+}
+
+/// A protected alias in a checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectedAlias {
+    /// The artifact or collection.
+    pub artifact: String,
+    /// The alias.
+    pub alias: String,
 }
 
 /// Canonical bytes of a record document.
@@ -349,6 +417,7 @@ mod tests {
                 .expect("object"),
             size: 10,
             files: 2,
+            link_of: None,
         }
     }
 
@@ -386,6 +455,26 @@ mod tests {
                 Entry::Collected {
                     version: record().id,
                 },
+                Entry::Tag {
+                    version: record().id,
+                    tag: "golden".into(),
+                },
+                Entry::Untag {
+                    version: record().id,
+                    tag: "golden".into(),
+                },
+                Entry::AliasProtect {
+                    artifact: "model".into(),
+                    alias: "production".into(),
+                },
+                Entry::AliasUnprotect {
+                    artifact: "model".into(),
+                    alias: "production".into(),
+                },
+                Entry::Ttl {
+                    version: record().id,
+                    expires: Some(86_400_000),
+                },
                 Entry::Run(RunRecord {
                     id: "01JRUN0000000000000000000A".into(),
                     name: Some("baseline".into()),
@@ -414,7 +503,7 @@ mod tests {
         assert_eq!(back, b);
         assert_eq!(back.encode(), bytes, "re-encoding gives the same bytes");
         let text = String::from_utf8(bytes).expect("utf-8");
-        assert!(text.starts_with(r#"{"format":1,"id":"01JBATCH000000000000000000","time":1700000000001,"entries":[{"op":"packs","packs":[""#));
+        assert!(text.starts_with(r#"{"format":2,"id":"01JBATCH000000000000000000","time":1700000000001,"entries":[{"op":"packs","packs":[""#));
         // Object keys are sorted at every depth, whatever order they were written in.
         assert!(text.contains(r#""metadata":{"a":{"b":null,"y":[1.5,"x"]},"z":1}"#));
     }
@@ -441,9 +530,9 @@ mod tests {
 
     #[test]
     fn newer_formats_and_unknown_fields_are_refused() {
-        let newer = r#"{"format":2,"id":"B","time":7,"entries":[],"extra":1}"#;
+        let newer = r#"{"format":3,"id":"B","time":7,"entries":[],"extra":1}"#;
         let err = Batch::decode(newer.as_bytes()).expect_err("newer");
-        assert!(matches!(err, Error::NewerRecord { found: 2, .. }), "{err}");
+        assert!(matches!(err, Error::NewerRecord { found: 3, .. }), "{err}");
         assert!(err.to_string().contains("upgrade art"), "{err}");
         let unknown = r#"{"format":1,"id":"B","time":7,"entries":[{"op":"teleport"}]}"#;
         assert!(matches!(
@@ -472,14 +561,20 @@ mod tests {
                 name: "model".into(),
                 kind: "model".into(),
                 created: 1,
+                collection: true,
             }],
             versions: vec![VersionState {
-                record: record(),
+                record: VersionRecord {
+                    link_of: Some("01JSOURCE00000000000000000".into()),
+                    ..record()
+                },
                 state: "deleted".into(),
                 description: None,
                 metadata: Map::new(),
                 updated: 5,
                 collected: Some(6),
+                expires: Some(7),
+                tags: vec!["golden".into()],
             }],
             aliases: vec![AliasState {
                 version: record().id,
@@ -490,6 +585,10 @@ mod tests {
                 run: "R".into(),
                 version: record().id,
                 time: 3,
+            }],
+            protected: vec![ProtectedAlias {
+                artifact: "model".into(),
+                alias: "production".into(),
             }],
             packs: vec![PackState {
                 hash: Digest::of(b"pack"),

@@ -15,6 +15,7 @@ mod lineage;
 mod log;
 mod props;
 mod records;
+mod registry;
 mod remote;
 mod review;
 mod runs;
