@@ -49,5 +49,5 @@ pub use api::{
     CONFIG_KEYS, DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome,
 };
 pub use api::{FetchOutcome, PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
-pub use api::{LinkOutcome, TagOutcome};
+pub use api::{FileReader, LinkOutcome, TagOutcome};
 pub use error::{Error, ErrorKind, Result};

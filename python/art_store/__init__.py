@@ -108,6 +108,23 @@ class File:
         return str(dest)
 
 
+class _Stream(io.RawIOBase):
+    """The raw file object under :meth:`Artifact.open`."""
+
+    def __init__(self, native: Any) -> None:
+        super().__init__()
+        self._native = native
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._native.read(len(buffer))
+        n = len(data)
+        memoryview(buffer).cast("B")[:n] = data
+        return n
+
+
 class Artifact:
     """A named, typed, versioned directory.
 
@@ -362,11 +379,13 @@ class Artifact:
 
     def open(self, name: str, mode: str = "r", encoding: str = "utf-8") -> IO[Any]:
         """A read-only file object over the file ``name`` (``mode`` ``"r"`` or ``"rb"``),
-        read from the store without a checkout. The content is held in memory."""
+        streamed from the store without a checkout: one stored chunk in memory at a time,
+        each checked against its hash (on a clone, only the chunks read are fetched)."""
         if mode not in ("r", "rb"):
             raise InvalidInputError(f"open reads files: mode `{mode}` is not `r` or `rb`")
-        data = self.read_bytes(name)
-        return io.BytesIO(data) if mode == "rb" else io.StringIO(data.decode(encoding))
+        raw = _Stream(self._need_store()._native.open_file(self.qualified_name, name))
+        buffered = io.BufferedReader(raw, buffer_size=1 << 20)
+        return buffered if mode == "rb" else io.TextIOWrapper(buffered, encoding=encoding)
 
     def _default_root(self) -> Path:
         return Path("artifacts") / self.qualified_name
@@ -413,6 +432,59 @@ class Artifact:
         aliases other than ``latest`` unless ``delete_aliases``."""
         store = self._need_store()
         store._native.remove([self.qualified_name], delete_aliases)
+        self._reload()
+
+    # -- registry ------------------------------------------------------------------------
+
+    def link(self, target_path: str, aliases: Optional[Sequence[str]] = None, force: bool = False) -> Artifact:
+        """Links this version into the collection ``target_path`` (made on the first link)
+        and points ``aliases`` of the collection at the link; returns the link
+        (``collection:vN``), which reads the same content. No data is copied. A protected
+        alias moves only with ``force``."""
+        store = self._need_store()
+        out = json.loads(
+            store._native.link(self.qualified_name, target_path, list(aliases or []), force)
+        )
+        return store.artifact(out["reference"])
+
+    def unlink(self, force: bool = False) -> None:
+        """Removes this link from its collection (the linked version stays)."""
+        self._need_store()._native.unlink(self.qualified_name, force)
+        self._reload()
+
+    @property
+    def source(self) -> Optional[str]:
+        """For a link in a collection: the version it links (``name:vN``)."""
+        return self._info.get("source")
+
+    @property
+    def linked_in(self) -> List[str]:
+        """The collection versions linking this one (``collection:vN``)."""
+        return list(self._info.get("linked_in") or [])
+
+    @property
+    def tags(self) -> List[str]:
+        """The version's tags (change them with :meth:`tag` and :meth:`untag`)."""
+        return list(self._info.get("tags") or [])
+
+    def tag(self, *tags: str) -> None:
+        """Adds tags to this version."""
+        self._need_store()._native.tag(self.qualified_name, list(tags), True)
+        self._reload()
+
+    def untag(self, *tags: str) -> None:
+        """Removes tags from this version."""
+        self._need_store()._native.tag(self.qualified_name, list(tags), False)
+        self._reload()
+
+    @property
+    def ttl_expires_at(self) -> Optional[_dt.datetime]:
+        """When ``art gc`` may delete this version (its TTL), if it has one."""
+        return _time(self._info.get("expires_at"))
+
+    def set_ttl(self, ttl: Optional[str]) -> None:
+        """Sets the version's time to live from now (``"30d"``), or removes it (None)."""
+        self._need_store()._native.set_ttl(self.qualified_name, ttl)
         self._reload()
 
     def logged_by(self) -> Optional[Run]:
@@ -641,9 +713,12 @@ class Store:
         ]
 
     def artifacts(self, type: Optional[str] = None) -> List[Artifact]:
-        """The latest version of every artifact (of ``type``, if given), by name."""
+        """The latest version of every artifact (of ``type``, if given), by name; collections
+        are listed by :meth:`collections`."""
         out = []
         for a in json.loads(self._native.list_artifacts()):
+            if a.get("collection"):
+                continue
             if a.get("latest") and (type is None or a["type"] == type):
                 out.append(self.artifact(f"{a['name']}:{a['latest']}"))
         return out
@@ -674,6 +749,61 @@ class Store:
     def push(self, remote: Optional[str] = None, refs: Sequence[str] = ()) -> Dict[str, Any]:
         """Uploads to ``remote`` (the only or default one if None) the packs it lacks."""
         return dict(json.loads(self._native.push(remote, list(refs))))
+
+    def pull(
+        self, remote: Optional[str] = None, data: bool = False, names: Sequence[str] = ()
+    ) -> Dict[str, Any]:
+        """Brings in what ``remote`` recorded that this store lacks; unpushed local versions
+        are renumbered after the remote's (``renumbered`` in the result). With ``data``, also
+        downloads the packs of live versions (of ``names``, or all) for offline use."""
+        return dict(json.loads(self._native.pull(remote, data, list(names))))
+
+    def remote_add(
+        self,
+        name: str,
+        url: str,
+        endpoint: Optional[str] = None,
+        region: Optional[str] = None,
+        allow_http: bool = False,
+    ) -> Dict[str, Any]:
+        """Adds a remote: a directory, ``s3://bucket/prefix``, ``az://…`` or ``gs://…``.
+        Credentials come from the environment, never from the store."""
+        return dict(json.loads(self._native.remote_add(name, url, endpoint, region, allow_http)))
+
+    def remotes(self) -> List[Dict[str, Any]]:
+        """The configured remotes."""
+        return list(json.loads(self._native.remotes()))
+
+    @classmethod
+    def clone(
+        cls,
+        url: str,
+        path: PathLike = ".",
+        endpoint: Optional[str] = None,
+        region: Optional[str] = None,
+        allow_http: bool = False,
+        progress: bool = False,
+    ) -> Store:
+        """Makes a store in ``path`` from the remote at ``url`` (``origin``), holding no data:
+        reads fetch what they need from the remote."""
+        store = cls.__new__(cls)
+        store._native = _native.Store.clone(url, path, endpoint, region, allow_http, progress)
+        return store
+
+    # -- registry ------------------------------------------------------------------------
+
+    def collection(self, name: str, include_deleted: bool = False) -> List[Artifact]:
+        """The links of collection ``name`` (``name:vN``, each with ``source``), oldest first."""
+        return self.artifact_versions(name, include_deleted)
+
+    def collections(self) -> List[str]:
+        """The names of the collections."""
+        return [a["name"] for a in json.loads(self._native.list_artifacts()) if a.get("collection")]
+
+    def protect_alias(self, name: str, alias: str, protected: bool = True) -> None:
+        """Protects ``alias`` of artifact or collection ``name`` (moving or removing it then
+        needs ``force``, and no version carrying it is deleted), or lifts the protection."""
+        self._native.protect_alias(name, alias, protected)
 
     # -- runs ----------------------------------------------------------------------------
 

@@ -331,6 +331,15 @@ impl Store {
         Ok(PyBytes::new(py, &out))
     }
 
+    /// Opens the file `path` of a version for streaming reads (no checkout).
+    fn open_file(&self, py: Python<'_>, reference: &str, path: &str) -> PyResult<FileStream> {
+        let r: art::model::Ref = parse(reference)?;
+        let reader = self.read(py, |s| s.open_file(&r, path))?;
+        Ok(FileStream {
+            inner: Mutex::new(reader),
+        })
+    }
+
     /// Streams the file `path` of a version to the file `dest` (written beside it, then
     /// renamed into place); returns its length.
     fn copy_file(
@@ -632,11 +641,189 @@ impl Store {
             .collect::<PyResult<Vec<art::model::Ref>>>()?;
         json(&self.long(py, |s| s.push(remote, &refs))?)
     }
+
+    /// Brings in what a remote recorded (merging this store's unpushed changes after it),
+    /// and with `data` the packs of live versions (of `names`, or all), as JSON.
+    #[pyo3(signature = (remote=None, data=false, names=Vec::new()))]
+    fn pull(
+        &self,
+        py: Python<'_>,
+        remote: Option<&str>,
+        data: bool,
+        names: Vec<String>,
+    ) -> PyResult<String> {
+        let (records, fetched) = self.long(py, |s| {
+            let records = s.pull(remote)?;
+            let fetched = if data {
+                Some(s.fetch_data(&names)?)
+            } else {
+                None
+            };
+            Ok((records, fetched))
+        })?;
+        let mut value = serde_json::to_value(&records).map_err(|e| invalid(e.to_string()))?;
+        if let (Some(f), Some(map)) = (fetched, value.as_object_mut()) {
+            map.insert(
+                "data".into(),
+                serde_json::to_value(f).map_err(|e| invalid(e.to_string()))?,
+            );
+        }
+        json(&value)
+    }
+
+    /// Adds a remote (a directory, `s3://`, `az://` or `gs://` URL), as JSON.
+    #[pyo3(signature = (name, url, endpoint=None, region=None, allow_http=false))]
+    fn remote_add(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        url: &str,
+        endpoint: Option<String>,
+        region: Option<String>,
+        allow_http: bool,
+    ) -> PyResult<String> {
+        let spec = art::remote::RemoteSpec {
+            url: url.to_owned(),
+            endpoint,
+            region,
+            allow_http,
+        };
+        let cwd = std::env::current_dir().map_err(|e| invalid(e.to_string()))?;
+        json(&self.read(py, |s| s.remote_add(name, spec, &cwd))?)
+    }
+
+    /// Makes a new store in `path` from a remote (init, `origin`, pull); it holds no data.
+    #[staticmethod]
+    #[pyo3(signature = (url, path, endpoint=None, region=None, allow_http=false, progress=false))]
+    fn clone(
+        py: Python<'_>,
+        url: &str,
+        path: PathBuf,
+        endpoint: Option<String>,
+        region: Option<String>,
+        allow_http: bool,
+        progress: bool,
+    ) -> PyResult<Self> {
+        let spec = art::remote::RemoteSpec {
+            url: url.to_owned(),
+            endpoint,
+            region,
+            allow_http,
+        };
+        let cwd = std::env::current_dir().map_err(|e| invalid(e.to_string()))?;
+        py.detach(|| art::Store::clone_from(&path, spec, &cwd))
+            .map(|(s, _)| Store::wrap(s, progress))
+            .map_err(to_py)
+    }
+
+    /// Links a version into a collection and points `aliases` at the link, as JSON.
+    #[pyo3(signature = (reference, collection, aliases=Vec::new(), force=false))]
+    fn link(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        collection: &str,
+        aliases: Vec<String>,
+        force: bool,
+    ) -> PyResult<String> {
+        let r = parse(reference)?;
+        let c: art::model::ArtifactName = parse(collection)?;
+        let aliases = aliases
+            .iter()
+            .map(|a| parse(a))
+            .collect::<PyResult<Vec<art::model::AliasName>>>()?;
+        json(&self.read(py, |s| s.link(&r, &c, &aliases, force))?)
+    }
+
+    /// Removes a link from its collection; returns `COLLECTION:vN`.
+    #[pyo3(signature = (reference, force=false))]
+    fn unlink(&self, py: Python<'_>, reference: &str, force: bool) -> PyResult<String> {
+        let r = parse(reference)?;
+        self.read(py, |s| s.unlink(&r, force))
+    }
+
+    /// Protects (or unprotects) an alias of an artifact or collection.
+    fn protect_alias(&self, py: Python<'_>, name: &str, alias: &str, on: bool) -> PyResult<()> {
+        let n: art::model::ArtifactName = parse(name)?;
+        let a: art::model::AliasName = parse(alias)?;
+        self.read(py, |s| s.protect_alias(&n, &a, on))
+    }
+
+    /// Adds (or removes) tags of a version, as JSON.
+    fn tag(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        tags: Vec<String>,
+        on: bool,
+    ) -> PyResult<String> {
+        let r = parse(reference)?;
+        json(&self.read(py, |s| s.tag(&r, &tags, on))?)
+    }
+
+    /// Sets a version's time to live (`"30d"`, or None for never).
+    #[pyo3(signature = (reference, ttl=None))]
+    fn set_ttl(&self, py: Python<'_>, reference: &str, ttl: Option<&str>) -> PyResult<Option<i64>> {
+        let r = parse(reference)?;
+        let ttl = ttl.map(parse::<art::model::Span>).transpose()?;
+        self.read(py, |s| s.set_ttl(&r, ttl))
+    }
+}
+
+/// A file of a version streamed from the store (`Store.open_file`): `read(n)` returns up to
+/// `n` bytes (all that is left with `n < 0`), one stored blob in memory at a time.
+#[pyclass(module = "art_store._native")]
+pub struct FileStream {
+    inner: Mutex<art::FileReader>,
+}
+
+#[pymethods]
+impl FileStream {
+    /// The file's length in bytes.
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Up to `n` bytes (all that is left when `n` is negative); empty at the end.
+    #[pyo3(signature = (n=-1))]
+    fn read<'py>(&self, py: Python<'py>, n: i64) -> PyResult<Bound<'py, PyBytes>> {
+        let data = py
+            .detach(|| {
+                let mut reader = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut out = Vec::new();
+                match usize::try_from(n) {
+                    Ok(n) => {
+                        out.resize(n, 0);
+                        let mut filled = 0;
+                        while filled < n {
+                            let got = std::io::Read::read(&mut *reader, &mut out[filled..])?;
+                            if got == 0 {
+                                break;
+                            }
+                            filled += got;
+                        }
+                        out.truncate(filled);
+                    }
+                    Err(_) => {
+                        std::io::Read::read_to_end(&mut *reader, &mut out)?;
+                    }
+                }
+                Ok::<_, std::io::Error>(out)
+            })
+            .map_err(|e| ArtError::new_err(e.to_string()))?;
+        Ok(PyBytes::new(py, &data))
+    }
 }
 
 /// The native half of `art_store`.
 #[pymodule]
 mod _native {
     #[pymodule_export]
-    use super::{ArtError, InvalidInputError, NotAStoreError, NotFoundError, RefusedError, Store};
+    use super::{
+        ArtError, FileStream, InvalidInputError, NotAStoreError, NotFoundError, RefusedError, Store,
+    };
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from typing import Any
 import os
 from pathlib import Path
 
@@ -442,3 +443,105 @@ def test_ctrl_c_stops_a_log_and_leaves_the_store_unchanged(
             store.artifact("big")
         return
     pytest.fail("the log always finished before Ctrl-C reached it")
+
+
+def test_registry_link_promote_and_protect(store: Store, tmp_path: Path) -> None:
+    """Seed 002's ``artifact.link(target_path, aliases)``: a collection of promoted models."""
+    versions = []
+    for i in range(2):
+        a = Artifact("model", "model")
+        a.add_file(str(tree(tmp_path / f"m{i}", {"w.bin": f"weights {i}"}) / "w.bin"))
+        versions.append(store.log_artifact(a))
+    staging = versions[0].link("classifier", aliases=["staging"])
+    assert staging.qualified_name == "classifier:v0"
+    assert staging.source == "model:v0"
+    store.protect_alias("classifier", "production")
+    prod = versions[1].link("classifier", aliases=["production"])
+    assert store.artifact("classifier:production").source == "model:v1"
+    with pytest.raises(art_store.RefusedError, match="protected"):
+        versions[0].link("classifier", aliases=["production"])
+    with pytest.raises(art_store.RefusedError, match="linked into classifier:v1"):
+        versions[1].delete()
+    assert store.artifact("model:v1").linked_in == ["classifier:v1"]
+    assert [c.qualified_name for c in store.collection("classifier")] == ["classifier:v0", "classifier:v1"]
+    assert store.collections() == ["classifier"]
+    assert [a.name for a in store.artifacts()] == ["model"]
+    out = prod.download(tmp_path / "prod")
+    assert read_tree(Path(out)) == {"w.bin": b"weights 1"}
+    versions[0].tag("golden")
+    assert store.artifact("model:v0").tags == ["golden"]
+    versions[0].set_ttl("30d")
+    assert store.artifact("model:v0").ttl_expires_at is not None
+
+
+def test_push_clone_and_pull_merge(store: Store, tmp_path: Path) -> None:
+    """Two stores share a directory remote; the second to push pulls, and its version is
+    renumbered after the first's."""
+    a = Artifact("ds", "dataset")
+    a.add_dir(str(tree(tmp_path / "d0", {"x.txt": "x"})))
+    store.log_artifact(a)
+    store.remote_add("origin", str(tmp_path / "remote-parent"))
+    store.push()
+    other = Store.clone(str(tmp_path / "remote-parent"), tmp_path / "other")
+    assert [v.qualified_name for v in other.artifact_versions("ds")] == ["ds:v0"]
+    b = Artifact("ds", "dataset")
+    b.add_dir(str(tree(tmp_path / "d1", {"x.txt": "from a"})))
+    store.log_artifact(b)
+    store.push()
+    c = Artifact("ds", "dataset")
+    c.add_dir(str(tree(tmp_path / "d2", {"x.txt": "from other"})))
+    other.log_artifact(c)
+    with pytest.raises(art_store.RefusedError, match="pull"):
+        other.push()
+    pulled = other.pull()
+    assert pulled["renumbered"] == [{"artifact": "ds", "from": 1, "to": 2}]
+    other.push()
+    store.pull()
+    assert store.artifact("ds:v2").read_bytes("x.txt") == b"from other"
+    assert other.pull(data=True)["data"]["packs"] >= 0
+
+
+def _read_streaming(store_dir: str, queue: Any) -> None:
+    import hashlib
+    import resource
+
+    s = Store(store_dir)
+    a = s.artifact("big:latest")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    h = hashlib.blake2b()
+    with a.open("big.bin", "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            h.update(block)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((h.hexdigest(), (after - before) * 1024))
+
+
+def test_open_streams_a_100_mib_file_without_a_checkout(store: Store, tmp_path: Path) -> None:
+    """``open(name)`` of a 100 MiB file reads it without a checkout, its peak memory flat."""
+    import hashlib
+
+    data_dir = tmp_path / "big"
+    data_dir.mkdir()
+    rng_block = os.urandom(1 << 20)
+    h = hashlib.blake2b()
+    with open(data_dir / "big.bin", "wb") as f:
+        for i in range(100):
+            block = bytes([i]) + rng_block[1:]
+            f.write(block)
+            h.update(block)
+    a = Artifact("big", "dataset")
+    a.add_dir(str(data_dir))
+    store.log_artifact(a)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_read_streaming, args=(str(store.dir), queue))
+    child.start()
+    digest, grew = queue.get(timeout=300)
+    child.join()
+    assert digest == h.hexdigest()
+    assert grew < 40 << 20, f"peak RSS grew by {grew} bytes reading 100 MiB"
+    with store.artifact("big").open("big.bin", "rb") as f:
+        assert f.read(5) == bytes([0]) + rng_block[1:5]

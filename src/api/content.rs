@@ -331,6 +331,93 @@ impl Store {
     }
 }
 
+/// A file of a version read from the store without a checkout, one blob in memory at a time
+/// (each blob checked against its hash as it is read; on a clone or after eviction only the
+/// blobs read are fetched). Made by [`Store::open_file`].
+pub struct FileReader {
+    packs: Packs,
+    locations: Vec<BlobLocation>,
+    next: usize,
+    blob: Vec<u8>,
+    pos: usize,
+    len: u64,
+}
+
+impl FileReader {
+    /// The file's length in bytes.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileReader")
+            .field("len", &self.len)
+            .field("blobs", &self.locations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::io::Read for FileReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.blob.len() {
+            let Some(loc) = self.locations.get(self.next) else {
+                return Ok(0);
+            };
+            self.next += 1;
+            self.blob = self
+                .packs
+                .read(loc)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.pos = 0;
+        }
+        let n = out.len().min(self.blob.len() - self.pos);
+        out[..n].copy_from_slice(&self.blob[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Store {
+    /// Opens the regular file `path` of a version for reading, streaming it from the store.
+    ///
+    /// # Errors
+    /// Unknown reference; [`Error::UnknownPath`] when the version has no regular file there;
+    /// missing content.
+    pub fn open_file(&self, r: &crate::model::Ref, path: &str) -> Result<FileReader> {
+        let (a, v) = self.resolve(r)?;
+        let packs = Packs::new(self)?;
+        let manifest = self.read_manifest(&packs, &v.digest)?;
+        let entry = manifest
+            .get(path)
+            .filter(|e| e.kind == crate::model::EntryKind::File)
+            .ok_or_else(|| Error::UnknownPath {
+                reference: format!("{}:v{}", a.name, v.idx),
+                path: path.to_owned(),
+            })?;
+        let locations = self
+            .file_source(&packs, &entry.digest)?
+            .locations()
+            .to_vec();
+        Ok(FileReader {
+            packs,
+            locations,
+            next: 0,
+            blob: Vec::new(),
+            pos: 0,
+            len: entry.size,
+        })
+    }
+}
+
 /// Reads the blobs of one content in order, one blob in memory at a time.
 struct SourceReader<'a> {
     packs: &'a Packs,

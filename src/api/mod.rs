@@ -17,6 +17,7 @@ mod verify;
 
 pub use checkout::{CheckoutMode, CheckoutOptions, CheckoutOutcome};
 pub use config::{CONFIG_KEYS, Config};
+pub use content::FileReader;
 pub use gc::{DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome};
 pub use init::InitOutcome;
 pub use lineage::LineageOptions;
