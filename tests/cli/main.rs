@@ -18,3 +18,4 @@ mod records;
 mod remote;
 mod review;
 mod runs;
+mod ui;
