@@ -70,17 +70,12 @@ fn route(store_dir: &Path, rest: &str, q: &Query) -> Result<Reply, Reply> {
             Reply::json(&store.diff(&from.parse()?, &DiffTarget::Version(to))?)
         }
         ("runs", None) => {
-            let mut opts = RunsOptions::default();
-            opts.group = q.get("group").map(str::to_owned);
-            opts.job_type = q.get("job_type").map(str::to_owned);
-            opts.sort = q.get("sort").map(str::parse::<RunSort>).transpose()?;
-            opts.limit = q
-                .get("limit")
-                .map(|n| {
-                    n.parse()
-                        .map_err(|_| Reply::error(400, &format!("limit `{n}` is not a number")))
-                })
-                .transpose()?;
+            let opts = RunsOptions {
+                group: q.get("group").map(str::to_owned),
+                job_type: q.get("job_type").map(str::to_owned),
+                sort: q.get("sort").map(str::parse::<RunSort>).transpose()?,
+                limit: q.get("limit").map(|n| number(n, "limit")).transpose()?,
+            };
             Reply::json(&store.runs(&opts)?)
         }
         ("run", Some(id)) => Reply::json(&store.run(id)?),
@@ -97,13 +92,7 @@ fn route(store_dir: &Path, rest: &str, q: &Query) -> Result<Reply, Reply> {
                     ));
                 }
             };
-            opts.depth = q
-                .get("depth")
-                .map(|n| {
-                    n.parse()
-                        .map_err(|_| Reply::error(400, &format!("depth `{n}` is not a number")))
-                })
-                .transpose()?;
+            opts.depth = q.get("depth").map(|n| number(n, "depth")).transpose()?;
             Reply::json(&store.lineage(&opts)?)
         }
         ("file", Some(r)) => file(&store, &r.parse()?, q)?,
@@ -115,6 +104,12 @@ fn route(store_dir: &Path, rest: &str, q: &Query) -> Result<Reply, Reply> {
             ),
         ),
     })
+}
+
+/// A count from the query, or a 400 naming the parameter.
+fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, Reply> {
+    text.parse()
+        .map_err(|_| Reply::error(400, &format!("{what} `{text}` is not a number")))
 }
 
 /// The bytes of one file of a version. The path must follow the manifest's rules, so

@@ -239,6 +239,8 @@ fn every_api_route_answers_what_the_cli_prints_with_json() {
     assert!(msg.contains("has no file `nope.txt`"), "{msg}");
     ui.error("/api/ls/model:v2", 404);
     ui.error("/api/runs?sort=bogus", 400);
+    ui.error("/api/runs?limit=many", 400);
+    ui.error("/api/lineage/model:v1?depth=-1", 400);
     ui.error("/api/lineage/model:v1?direction=sideways", 400);
     ui.error("/api/diff/model:v0", 400);
     ui.error("/api/nothing", 404);
@@ -393,7 +395,9 @@ fn pages_render_in_headless_chromium() {
             "version",
             "/#/version/model%3Av1?diff=model%3Av0".to_owned(),
         ),
+        ("tree", "/#/version/dataset".to_owned()),
         ("file", "/#/file/dataset%3Av0/train.csv".to_owned()),
+        ("image", "/#/file/model%3Av1/plot.png".to_owned()),
         ("runs", "/#/runs?group=sweep&sort=-summary.acc".to_owned()),
         ("run", format!("/#/run/{second}")),
         ("lineage", "/#/lineage/dataset%3Av0".to_owned()),
@@ -446,6 +450,17 @@ fn pages_render_in_headless_chromium() {
         version.contains(">lr<") && version.contains(">0.01<"),
         "metadata table"
     );
+
+    let tree = dom("tree");
+    assert!(tree.contains("▸ meta/"), "{tree}");
+    assert!(tree.contains(r#"data-path="meta/labels.txt">labels.txt<"#));
+
+    let image = dom("image");
+    assert!(
+        image.contains(r#"<img class="content" src="/api/file/model%3Av1?path=plot.png""#),
+        "{image}"
+    );
+    assert!(image.contains(r#"data-loaded="1x1""#), "the PNG decoded: {image}");
 
     let file = dom("file");
     assert!(file.contains("x,y\n1,2\n3,4"), "{file}");

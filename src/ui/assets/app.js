@@ -17,7 +17,7 @@ function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
-    if (k === "onclick" || k === "onchange") e.addEventListener(k.slice(2), v);
+    if (typeof v === "function" && k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : v);
   }
   append(e, children);
@@ -289,7 +289,13 @@ async function filePage(ref, path) {
   }
   const type = res.headers.get("Content-Type") || "";
   if (type.startsWith("image/")) {
-    body = el("img", { class: "content", src: url, alt: path });
+    // The natural size, once decoded, is shown under the image (and tells a test it loaded).
+    const dims = el("p", { class: "sub" });
+    const img = el("img", { class: "content", src: url, alt: path, onload: () => {
+      img.dataset.loaded = img.naturalWidth + "x" + img.naturalHeight;
+      dims.textContent = img.naturalWidth + " × " + img.naturalHeight + " px";
+    } });
+    body = el("div", {}, img, dims);
   } else if (type.startsWith("text/")) {
     const text = await res.text();
     const limit = 256 * 1024;
