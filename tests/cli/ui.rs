@@ -269,6 +269,29 @@ fn a_non_loopback_bind_is_refused_without_allow_remote() {
     assert!(err.contains("not a loopback address"), "{err}");
     assert!(err.contains("--allow-remote"), "{err}");
     assert_eq!(env.store_snapshot(), before);
+    // With the flag it serves, and warns on stderr.
+    let mut child = env
+        .std_command()
+        .args(["ui", "--bind", "0.0.0.0:0", "--allow-remote"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start art ui");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read URL");
+    let mut warning = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut warning)
+        .expect("read warning");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("http://0.0.0.0:"), "{line}");
+    assert!(
+        warning.contains("reachable from other machines"),
+        "{warning}"
+    );
     // Outside a store it says so before binding anything.
     let bare = Env::new();
     let err = bare.fails(&["ui", "--bind", "127.0.0.1:0"], 1);
@@ -460,7 +483,10 @@ fn pages_render_in_headless_chromium() {
         image.contains(r#"<img class="content" src="/api/file/model%3Av1?path=plot.png""#),
         "{image}"
     );
-    assert!(image.contains(r#"data-loaded="1x1""#), "the PNG decoded: {image}");
+    assert!(
+        image.contains(r#"data-loaded="1x1""#),
+        "the PNG decoded: {image}"
+    );
 
     let file = dom("file");
     assert!(file.contains("x,y\n1,2\n3,4"), "{file}");
@@ -488,4 +514,32 @@ fn pages_render_in_headless_chromium() {
     assert!(lineage.contains(&format!(r#"data-from="{second}" data-to="model:v1""#)));
     assert!(lineage.contains(&format!(r#"data-from="dataset:v0" data-to="{first}""#)));
     assert!(lineage.contains(">train-0.01<"));
+}
+
+#[test]
+fn ctrl_c_stops_the_server_cleanly() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let env = Env::init();
+    let before = env.store_snapshot();
+    let mut ui = Ui::start(&env);
+    assert_eq!(ui.json("/api/ls"), serde_json::json!([]));
+    let pid = Pid::from_raw(i32::try_from(ui.child.id()).expect("pid"));
+    kill(pid, Signal::SIGINT).expect("send SIGINT");
+    // A guard against a hang, not a timing assertion: the loop wakes every 200 ms.
+    let status = (0..300)
+        .find_map(|_| {
+            let s = ui.child.try_wait().expect("wait");
+            if s.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            s
+        })
+        .expect("art ui did not stop on SIGINT");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", ui.port)).is_err(),
+        "port still open"
+    );
+    assert_eq!(env.store_snapshot(), before);
 }
