@@ -451,7 +451,8 @@ function nodeLabels(n) {
 const graph = { target: null, nodes: new Map(), edges: new Map(), root: null, selected: null, view: null };
 
 function mergeLineage(l) {
-  for (const n of l.nodes) if (!graph.nodes.has(n.id)) graph.nodes.set(n.id, n);
+  // Newer answers win, so a version deleted since the last poll is drawn as deleted.
+  for (const n of l.nodes) graph.nodes.set(n.id, n);
   for (const e of l.edges) graph.edges.set(e.from + "\u0000" + e.to, e);
 }
 
