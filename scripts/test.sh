@@ -11,6 +11,10 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo clippy -p art-python --all-targets --locked -- -D warnings
 # The lineage tests render DOT with Graphviz.
 command -v dot >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz)
+# The `art ui` browser test drives Debian's headless Chromium; with this set it fails rather
+# than skips when Chromium is missing.
+command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+export ART_TEST_REQUIRE_CHROMIUM=1
 # An S3 server independent of the in-process s3s-fs: moto, in a venv beside the build.
 venv=target/moto-venv
 if [ ! -x "$venv/bin/moto_server" ]; then

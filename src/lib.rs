@@ -33,6 +33,7 @@ pub mod index;
 pub mod model;
 pub mod remote;
 pub mod store;
+pub mod ui;
 pub mod worktree;
 
 pub use api::find_store_dir;

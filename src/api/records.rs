@@ -830,6 +830,15 @@ impl Store {
         Ok(outcome.notes)
     }
 
+    /// The number of the last record-log batch the index reflects: it grows with every
+    /// command that changes the store, so a reader (`art ui`) can poll it to see a change.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn log_seq(&self) -> Result<u64> {
+        Ok(recq::applied_seq(&self.conn)?)
+    }
+
     /// Applies log batches written since the index last caught up (a command killed between
     /// its log write and its index commit leaves one): on open, and by gc once it holds the
     /// exclusive lock.

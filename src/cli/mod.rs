@@ -13,6 +13,7 @@ mod registry;
 mod remote;
 mod run;
 mod shell;
+mod ui;
 
 use clap::{Parser, Subcommand};
 use output::Ctx;
@@ -106,6 +107,8 @@ pub enum Command {
     Pull(remote::PullArgs),
     /// Make a new store from a remote (init + `remote add origin` + pull); it holds no data.
     Clone(remote::CloneArgs),
+    /// Browse the store in a web browser: a read-only page served on 127.0.0.1.
+    Ui(ui::UiArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(shell::CompletionsArgs),
     /// Print the man page `art.1`, or write every page into a directory (--dir).
@@ -154,6 +157,7 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Tag(a) => registry::tag(&ctx, a, true),
         Command::Untag(a) => registry::tag(&ctx, a, false),
         Command::Clone(a) => remote::clone(&ctx, a),
+        Command::Ui(a) => ui::run(&ctx, a),
         Command::Completions(a) => shell::completions(a),
         Command::Man(a) => shell::man(&ctx, a),
     }

@@ -47,6 +47,11 @@ impl Ctx {
         Ok(store)
     }
 
+    /// The flag Ctrl-C sets.
+    pub fn interrupt(&self) -> &AtomicBool {
+        &self.interrupt
+    }
+
     /// The store path given explicitly, if any.
     pub fn store_arg(&self) -> Option<&PathBuf> {
         self.store.as_ref()

@@ -19,3 +19,4 @@ mod registry;
 mod remote;
 mod review;
 mod runs;
+mod ui;
