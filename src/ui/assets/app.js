@@ -499,7 +499,7 @@ function draw(svgEl, panel) {
     world.appendChild(svg("path", {
       class: "edge " + e.relation, "data-from": e.from, "data-to": e.to, "marker-end": "url(#arrow)",
       d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 2} ${y2}`,
-    }, svg("title", {}, e.from + (e.relation === "used" ? " used by " : " logged ") + e.to)));
+    }, svg("title", {}, e.from + ({ used: " used by ", logged: " logged ", linked: " linked as " }[e.relation] || " → ") + e.to)));
   }
   for (const id of [...graph.nodes.keys()].sort()) {
     const n = graph.nodes.get(id), c = coords.get(id);
