@@ -366,34 +366,43 @@ impl Store {
         let listed: HashSet<String> = remote.list("packs/")?.into_iter().map(|(k, _)| k).collect();
         let mut present = Vec::new();
         let mut missing = Vec::new();
+        // Packs evicted here live on other remotes: copied from there, so this remote holds
+        // everything its log will name.
+        let mut relayed = Vec::new();
         for p in bq::all_packs(&self.conn)? {
-            if p.remote_state.as_deref() == Some("evicted")
-                || wanted.as_ref().is_some_and(|w| !w.contains(&p.hash))
-            {
+            if wanted.as_ref().is_some_and(|w| !w.contains(&p.hash)) {
                 continue;
             }
             let key = pack_key(&p.hash);
             if listed.contains(&key) {
                 present.push(p.hash);
+            } else if p.remote_state.as_deref() == Some("evicted") {
+                relayed.push((p.hash, key, p.size));
             } else {
                 missing.push((p.hash, key, p.size));
             }
         }
-        let total: u64 = missing.iter().map(|m| m.2).sum();
+        let total: u64 = missing.iter().chain(&relayed).map(|m| m.2).sum();
         self.progress.start("pushing", total);
         let files: Vec<(String, std::path::PathBuf)> = missing
             .iter()
             .map(|(hash, key, _)| (key.clone(), pack_path(&self.dir, hash)))
             .collect();
         let progress = self.progress.clone();
-        let uploaded = remote.upload_files(&files, &|n| progress.advance(n), &self.interrupt);
+        let uploaded = remote
+            .upload_files(&files, &|n| progress.advance(n), &self.interrupt)
+            .map_err(Error::from)
+            .and_then(|()| self.relay_packs(&remote, &relayed));
         self.progress.finish();
         uploaded?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(crate::index::Error::from)?;
-        for hash in present.iter().chain(missing.iter().map(|m| &m.0)) {
+        for hash in present
+            .iter()
+            .chain(missing.iter().chain(&relayed).map(|m| &m.0))
+        {
             bq::record_remote_pack(&tx, &name, hash)?;
         }
         tx.commit().map_err(crate::index::Error::from)?;
@@ -420,12 +429,57 @@ impl Store {
         }
         Ok(PushOutcome {
             remote: name,
-            packs_uploaded: missing.len() as u64,
+            packs_uploaded: (missing.len() + relayed.len()) as u64,
             bytes_uploaded: total,
             packs_present: present.len() as u64,
             batches_uploaded: batches,
-            up_to_date: missing.is_empty() && batches == 0,
+            up_to_date: missing.is_empty() && relayed.is_empty() && batches == 0,
         })
+    }
+
+    /// Copies packs evicted from this store to `to` from the remotes holding them, each
+    /// checked against its name on the way.
+    fn relay_packs(&self, to: &Remote, packs: &[(Digest, String, u64)]) -> Result<()> {
+        for (hash, key, size) in packs {
+            self.check_interrupt()?;
+            let mut last = None;
+            let mut copied = false;
+            for holder in bq::remotes_of_pack(&self.conn, hash)? {
+                let Some(spec) = self.config.remote.get(&holder) else {
+                    continue;
+                };
+                let bytes = match Remote::connect(&holder, spec).and_then(|r| r.get(key)) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        last = Some(e.into());
+                        continue;
+                    }
+                };
+                if let Some(reason) = crate::store::pack_bytes_error(&bytes, hash) {
+                    last = Some(
+                        crate::remote::Error::Corrupt {
+                            remote: holder,
+                            key: key.clone(),
+                            reason,
+                        }
+                        .into(),
+                    );
+                    continue;
+                }
+                to.put_if_absent(key, bytes)?;
+                self.progress.advance(*size);
+                copied = true;
+                break;
+            }
+            if !copied {
+                return Err(last.unwrap_or_else(|| {
+                    Error::MissingContent(format!(
+                        "pack {hash} (evicted here, and no configured remote holds it)"
+                    ))
+                }));
+            }
+        }
+        Ok(())
     }
 
     /// The packs holding the content of the versions `refs` name.

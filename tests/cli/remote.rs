@@ -1016,3 +1016,36 @@ fn a_remote_version_without_content_is_refused() {
     assert_eq!(snapshot(&b), before, "nothing changed");
     assert!(b.ok(&["fsck"]).contains(": ok"));
 }
+
+/// A second remote gets everything, the packs evicted here too (copied from the first),
+/// so a clone of it restores every version.
+#[test]
+fn pushing_to_a_second_remote_copies_evicted_packs_through() {
+    let env = Env::init();
+    let trees = two_versions(&env);
+    let stored = env.pack_bytes();
+    std::fs::create_dir(env.path("r1")).expect("mkdir");
+    std::fs::create_dir(env.path("r2")).expect("mkdir");
+    env.ok(&["remote", "add", "first", "r1/art"]);
+    env.ok(&["remote", "add", "second", "r2/art"]);
+    env.ok(&["push", "first"]);
+    env.ok(&["gc", "--max", "0"]);
+    assert_eq!(env.pack_bytes(), 0);
+    let out = env.json(&["push", "second"]);
+    assert_eq!(out["bytes_uploaded"], stored, "{out}");
+    assert_eq!(
+        env.pack_bytes(),
+        0,
+        "nothing came back to the store on the way"
+    );
+    let du = env.json(&["du"]);
+    assert_eq!(du["remotes"][1]["bytes"], stored, "{du}");
+    std::fs::rename(env.path("r1"), env.path("r1-gone")).expect("take the first away");
+    let clone = Env::in_dir(assert_fs::TempDir::new().expect("dir"));
+    clone.ok(&["clone", &env.path("r2/art").to_string_lossy()]);
+    check_restores(&clone, &trees);
+    assert!(
+        env.ok(&["fsck", "--remote", "second", "--read-data"])
+            .contains(": ok")
+    );
+}
