@@ -682,13 +682,7 @@ impl Store {
         region: Option<String>,
         allow_http: bool,
     ) -> PyResult<String> {
-        let spec = art::remote::RemoteSpec {
-            url: url.to_owned(),
-            endpoint,
-            region,
-            allow_http,
-        };
-        let cwd = std::env::current_dir().map_err(|e| invalid(e.to_string()))?;
+        let (spec, cwd) = remote_spec(url, endpoint, region, allow_http)?;
         json(&self.read(py, |s| s.remote_add(name, spec, &cwd))?)
     }
 
@@ -704,13 +698,7 @@ impl Store {
         allow_http: bool,
         progress: bool,
     ) -> PyResult<Self> {
-        let spec = art::remote::RemoteSpec {
-            url: url.to_owned(),
-            endpoint,
-            region,
-            allow_http,
-        };
-        let cwd = std::env::current_dir().map_err(|e| invalid(e.to_string()))?;
+        let (spec, cwd) = remote_spec(url, endpoint, region, allow_http)?;
         py.detach(|| art::Store::clone_from(&path, spec, &cwd))
             .map(|(s, _)| Store::wrap(s, progress))
             .map_err(to_py)
@@ -768,6 +756,23 @@ impl Store {
         let ttl = ttl.map(parse::<art::model::Span>).transpose()?;
         self.read(py, |s| s.set_ttl(&r, ttl))
     }
+}
+
+/// Where a remote is, and the directory a relative one is taken against.
+fn remote_spec(
+    url: &str,
+    endpoint: Option<String>,
+    region: Option<String>,
+    allow_http: bool,
+) -> PyResult<(art::remote::RemoteSpec, PathBuf)> {
+    let spec = art::remote::RemoteSpec {
+        url: url.to_owned(),
+        endpoint,
+        region,
+        allow_http,
+    };
+    let cwd = std::env::current_dir().map_err(|e| invalid(e.to_string()))?;
+    Ok((spec, cwd))
 }
 
 /// A file of a version streamed from the store (`Store.open_file`): `read(n)` returns up to

@@ -393,16 +393,7 @@ impl Store {
     /// Unknown reference; [`Error::UnknownPath`] when the version has no regular file there;
     /// missing content.
     pub fn open_file(&self, r: &crate::model::Ref, path: &str) -> Result<FileReader> {
-        let (a, v) = self.resolve(r)?;
-        let packs = Packs::new(self)?;
-        let manifest = self.read_manifest(&packs, &v.digest)?;
-        let entry = manifest
-            .get(path)
-            .filter(|e| e.kind == crate::model::EntryKind::File)
-            .ok_or_else(|| Error::UnknownPath {
-                reference: format!("{}:v{}", a.name, v.idx),
-                path: path.to_owned(),
-            })?;
+        let (packs, entry) = self.file_entry(r, path)?;
         let locations = self
             .file_source(&packs, &entry.digest)?
             .locations()
@@ -415,6 +406,28 @@ impl Store {
             pos: 0,
             len: entry.size,
         })
+    }
+}
+
+impl Store {
+    /// The regular file `path` of the version `r` names, with the packs to read it from.
+    pub(crate) fn file_entry(
+        &self,
+        r: &crate::model::Ref,
+        path: &str,
+    ) -> Result<(Packs, crate::model::ManifestEntry)> {
+        let (a, v) = self.resolve(r)?;
+        let packs = Packs::new(self)?;
+        let manifest = self.read_manifest(&packs, &v.digest)?;
+        let entry = manifest
+            .get(path)
+            .filter(|e| e.kind == crate::model::EntryKind::File)
+            .ok_or_else(|| Error::UnknownPath {
+                reference: format!("{}:v{}", a.name, v.idx),
+                path: path.to_owned(),
+            })?
+            .clone();
+        Ok((packs, entry))
     }
 }
 

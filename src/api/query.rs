@@ -256,16 +256,7 @@ impl Store {
     /// Unknown reference; [`Error::UnknownPath`] when the version has no regular file there;
     /// missing or corrupt content; write errors.
     pub fn read_file(&self, r: &Ref, path: &str, out: &mut impl std::io::Write) -> Result<u64> {
-        let (a, v) = self.resolve(r)?;
-        let packs = Packs::new(self)?;
-        let manifest = self.read_manifest(&packs, &v.digest)?;
-        let entry = manifest
-            .get(path)
-            .filter(|e| e.kind == crate::model::EntryKind::File)
-            .ok_or_else(|| Error::UnknownPath {
-                reference: format!("{}:v{}", a.name, v.idx),
-                path: path.to_owned(),
-            })?;
+        let (packs, entry) = self.file_entry(r, path)?;
         let source = self.file_source(&packs, &entry.digest)?;
         packs.write_file(&source, &entry.digest, out)
     }
