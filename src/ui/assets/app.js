@@ -142,7 +142,7 @@ async function artifactsPage() {
   const list = await api("ls");
   const rows = list.map((a) => el("tr", {},
     el("td", {}, el("a", { href: link.artifact(a.name) }, a.name)),
-    el("td", {}, a.type),
+    el("td", {}, a.collection ? [a.type, " ", el("span", { class: "badge" }, "collection")] : a.type),
     el("td", { class: "num" }, a.versions),
     el("td", {}, a.latest ? el("a", { href: link.version(a.name + ":" + a.latest) }, a.latest) : "-"),
     el("td", { class: "num" }, size(a.size)),
@@ -236,6 +236,9 @@ async function versionPage(ref, query) {
     ["created", time(v.created_at)],
     ["updated", time(v.updated_at)],
     ["source", v.source_path],
+    ["links", v.source ? el("a", { href: link.version(v.source) }, v.source) : null],
+    ["linked in", v.linked_in && v.linked_in.length ? v.linked_in.map((l) => el("a", { href: link.version(l) }, l + " ")) : null],
+    ["tags", v.tags && v.tags.length ? v.tags.join(", ") : null],
     ["logged by", v.logged_by_run ? el("a", { href: link.run(v.logged_by_run), class: "mono" }, v.logged_by_run) : null],
     ["description", v.description],
   ]);
