@@ -251,13 +251,18 @@ pub enum Error {
     #[error("no artifact or run named `{0}`; list them with `art ls` and `art runs`")]
     UnknownNode(String),
     /// The version has no regular file at that path.
-    #[error("`{reference}` has no file `{path}`")]
+    #[error("`{reference}` has no file `{path}`; list its files with `art ls {reference}`")]
     UnknownPath {
         /// The version.
         reference: String,
         /// The path asked for.
         path: String,
     },
+    /// `art find` was given something that is neither a readable file nor a digest prefix.
+    #[error(
+        "`{0}` is neither a file nor a digest prefix; give a path to a local file or 8 to 64 hex characters"
+    )]
+    InvalidFind(String),
     /// A failure while handling one file of a version, naming it.
     #[error("`{path}`: {source}")]
     InFile {

@@ -8,7 +8,9 @@ use crate::error::{Error, Result, io};
 use crate::index::StatEntry;
 use crate::index::blob_queries as bq;
 use crate::index::stat_queries as sq;
-use crate::model::{Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, now_ms};
+use crate::model::{
+    Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, Selection, now_ms,
+};
 use crate::worktree::{
     Destination, FileStat, Scan, ScannedEntry, ScannedKind, hash_file, prune_empty_dirs,
     remove_entry, scan_dir, stat_of, symlink_stays_inside,
@@ -39,6 +41,8 @@ pub struct CheckoutOptions {
     pub force: bool,
     /// Exact or download.
     pub mode: CheckoutMode,
+    /// Only these paths (`--only`): entries outside are neither written nor deleted.
+    pub only: Option<Selection>,
 }
 
 impl CheckoutOptions {
@@ -50,6 +54,7 @@ impl CheckoutOptions {
             dest: None,
             force: false,
             mode: CheckoutMode::Exact,
+            only: None,
         }
     }
 
@@ -82,6 +87,9 @@ pub struct CheckoutOutcome {
     pub skipped_symlinks: Vec<String>,
     /// Bytes read from remotes for packs evicted from this store.
     pub fetched_bytes: u64,
+    /// Entries of the version outside `--only`, left alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_selected: Option<u64>,
 }
 
 /// Files written (and their blobs resolved) per step: bounds the memory a checkout of a
@@ -156,7 +164,15 @@ impl Store {
             }
         }
         let packs = Packs::new(self)?;
-        let manifest = self.read_manifest(&packs, &version.digest)?;
+        let mut manifest = self.read_manifest(&packs, &version.digest)?;
+        let not_selected = match &opts.only {
+            Some(only) => {
+                let all = manifest.len();
+                manifest = manifest.retain(|e| only.contains(e.path.as_str()));
+                Some((all - manifest.len()) as u64)
+            }
+            None => None,
+        };
         let dest_exists = dest.exists();
         let dest = if dest_exists {
             dest.canonicalize().map_err(io("resolve", &dest))?
@@ -170,8 +186,9 @@ impl Store {
             Scan::default()
         };
         let started = crate::model::now_ns();
-        let present = self.inspect_dest(&scan)?;
-        let mut plan = plan(&manifest, &present, opts.mode);
+        let scope = Scope::new(&manifest, opts.only.as_ref());
+        let present = self.inspect_dest(&scan, |rel| scope.concerns(rel))?;
+        let mut plan = plan(&manifest, &present, opts.mode, &scope);
         if !plan.conflicts.is_empty() && !opts.force {
             // A file holding content of a live version of this artifact (what an interrupted
             // checkout leaves, say) can be restored from it: replacing it loses nothing.
@@ -279,6 +296,7 @@ impl Store {
             deleted: plan.deletes.len() as u64,
             skipped_symlinks,
             fetched_bytes: packs.fetched_bytes(),
+            not_selected,
         })
     }
 
@@ -359,13 +377,20 @@ impl Store {
 
     /// Establishes the digest of everything in DEST (stat cache first, hashing otherwise) and
     /// whether art last recorded that content at each path. Sorted like the scan.
-    fn inspect_dest<'a>(&self, scan: &'a Scan) -> Result<Vec<Present<'a>>> {
+    /// Only paths `concerns` accepts are looked at (with `--only`, files outside the selection
+    /// are neither hashed nor touched).
+    fn inspect_dest<'a>(
+        &self,
+        scan: &'a Scan,
+        concerns: impl Fn(&str) -> bool + Sync,
+    ) -> Result<Vec<Present<'a>>> {
         let mut cached: Vec<Option<StatEntry>> = vec![None; scan.entries.len()];
         super::log::join_stat_cache(&self.conn, scan, |i, c| cached[i] = Some(c))?;
         scan.entries
             .par_iter()
             .zip(cached)
             .enumerate()
+            .filter(|(_, (s, _))| concerns(s.rel.as_str()))
             .map(|(index, (s, cached))| -> Result<Present<'a>> {
                 let (digest, refresh) = match &s.kind {
                     ScannedKind::Symlink { target } => (Digest::of(target.as_bytes()), false),
@@ -404,10 +429,59 @@ struct Plan<'m, 'a> {
     refresh: Vec<&'m Present<'a>>,
 }
 
+/// Which paths of DEST a checkout may touch: with `--only`, the selected ones and those in the
+/// way of a selected entry (a file where it needs a directory, or under a selected file).
+struct Scope<'m> {
+    only: Option<&'m Selection>,
+    manifest: &'m Manifest,
+    /// Directories the (selected) entries need.
+    dirs: BTreeSet<&'m str>,
+}
+
+impl<'m> Scope<'m> {
+    fn new(manifest: &'m Manifest, only: Option<&'m Selection>) -> Self {
+        let dirs = manifest
+            .entries()
+            .iter()
+            .flat_map(|e| {
+                e.path
+                    .as_str()
+                    .match_indices('/')
+                    .map(move |(i, _)| &e.path.as_str()[..i])
+            })
+            .collect();
+        Scope {
+            only,
+            manifest,
+            dirs,
+        }
+    }
+
+    fn selected(&self, rel: &str) -> bool {
+        self.only.is_none_or(|s| s.contains(rel))
+    }
+
+    /// A path the version needs as a directory.
+    fn blocks(&self, rel: &str) -> bool {
+        self.dirs.contains(rel)
+    }
+
+    /// A path under one the version needs as a file.
+    fn under_file(&self, rel: &str) -> bool {
+        rel.match_indices('/')
+            .any(|(i, _)| self.manifest.get(&rel[..i]).is_some())
+    }
+
+    fn concerns(&self, rel: &str) -> bool {
+        self.only.is_none() || self.selected(rel) || self.blocks(rel) || self.under_file(rel)
+    }
+}
+
 fn plan<'m, 'a>(
     manifest: &'m Manifest,
     present: &'m [Present<'a>],
     mode: CheckoutMode,
+    scope: &Scope<'_>,
 ) -> Plan<'m, 'a> {
     let mut p = Plan {
         writes: Vec::new(),
@@ -434,37 +508,16 @@ fn plan<'m, 'a>(
             None => p.writes.push(e),
         }
     }
-    // Paths DEST has and the version lacks: removed in exact mode, or when they block a write
-    // (a file where the version needs a directory).
-    let blocking: BTreeSet<&str> = manifest
-        .entries()
-        .iter()
-        .flat_map(|e| {
-            e.path
-                .as_str()
-                .match_indices('/')
-                .map(move |(i, _)| &e.path.as_str()[..i])
-        })
-        .collect();
-    let mut extra: Vec<&Present<'_>> = present
-        .iter()
-        .filter(|cur| manifest.get(cur.scanned.rel.as_str()).is_none())
-        .filter(|cur| mode == CheckoutMode::Exact || blocking.contains(cur.scanned.rel.as_str()))
-        .collect();
-    // In download mode, files under a path the version needs as a file must go too.
-    if mode == CheckoutMode::Download {
-        for cur in present {
-            let rel = cur.scanned.rel.as_str();
-            let under_file = rel
-                .match_indices('/')
-                .any(|(i, _)| manifest.get(&rel[..i]).is_some());
-            if under_file {
-                extra.push(cur);
-            }
-        }
-    }
-    extra.sort_by_key(|c| c.scanned.rel.as_str());
-    extra.dedup_by_key(|c| c.scanned.rel.as_str());
+    // Paths DEST has and the version lacks: removed in exact mode (within the selection), or
+    // when they block a write (a file where the version needs a directory, or under a path
+    // it needs as a file).
+    let extra = present.iter().filter(|cur| {
+        let rel = cur.scanned.rel.as_str();
+        manifest.get(rel).is_none()
+            && ((mode == CheckoutMode::Exact && scope.selected(rel))
+                || scope.blocks(rel)
+                || scope.under_file(rel))
+    });
     for cur in extra {
         if !cur.is_known() {
             p.conflicts.push(cur.scanned.rel.to_string());

@@ -21,7 +21,10 @@ pub use init::InitOutcome;
 pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
-pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
+pub use query::{
+    ArtifactSummary, CatOutcome, DiffOutcome, DiffTarget, FileInfo, FindTarget, FoundFile,
+    VersionInfo,
+};
 pub use records::RebuildOutcome;
 pub use remote::{PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
 pub use run::{

@@ -14,6 +14,10 @@ pub struct CheckoutArgs {
     /// Overwrite or delete files modified since art last wrote or read them.
     #[arg(long, short)]
     force: bool,
+    /// Only paths matching these gitignore-style patterns (`*.png`, `images/train/`); others
+    /// in DEST are left alone.
+    #[arg(long, num_args = 1.., value_name = "GLOB", value_parser = art::model::Selection::check_pattern)]
+    only: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Result<u8> {
@@ -22,6 +26,9 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Re
     opts.dest = args.dest;
     opts.force = args.force;
     opts.mode = mode;
+    if !args.only.is_empty() {
+        opts.only = Some(art::model::Selection::new(&args.only)?);
+    }
     let out = store.checkout(&opts)?;
     for link in &out.skipped_symlinks {
         eprintln!("warning: symlink `{link}` not restored: its target leaves the destination");
@@ -37,8 +44,12 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Re
         } else {
             String::new()
         };
+        let outside = match out.not_selected {
+            Some(n) => format!(", {n} not selected"),
+            None => String::new(),
+        };
         format!(
-            "{} -> {}  {} written ({}), {} unchanged{deleted}{fetched}",
+            "{} -> {}  {} written ({}), {} unchanged{deleted}{outside}{fetched}",
             out.reference,
             out.dest.display(),
             out.written,

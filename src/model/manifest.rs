@@ -170,6 +170,13 @@ impl Manifest {
             .map(|i| &self.entries[i])
     }
 
+    /// The manifest of the entries `keep` accepts (a subset of a valid manifest is valid).
+    #[must_use]
+    pub fn retain(mut self, keep: impl FnMut(&ManifestEntry) -> bool) -> Self {
+        self.entries.retain(keep);
+        self
+    }
+
     /// Number of entries.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -10,6 +10,7 @@ mod name;
 mod record;
 mod reference;
 mod run;
+mod select;
 mod size;
 mod time;
 
@@ -34,5 +35,6 @@ pub use run::{
     RunField, RunId, RunSort, RunStatus, best_by_metric, compare_values, lookup, parse_config_pair,
     parse_summary_pair, parse_summary_text, sort_missing_last,
 };
+pub use select::Selection;
 pub use size::{Size, format_size};
 pub use time::{format_time, now_ms, now_ns};

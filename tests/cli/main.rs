@@ -13,6 +13,7 @@ mod inspect;
 mod large;
 mod lineage;
 mod log;
+mod partial;
 mod props;
 mod records;
 mod remote;
