@@ -16,7 +16,7 @@ use crate::worktree::{
     remove_entry, scan_dir, stat_of, symlink_stays_inside,
 };
 use rayon::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Whether files the version lacks are removed.
@@ -43,6 +43,8 @@ pub struct CheckoutOptions {
     pub mode: CheckoutMode,
     /// Only these paths (`--only`): entries outside are neither written nor deleted.
     pub only: Option<Selection>,
+    /// Leave references alone (`--skip-references`): only stored files are written.
+    pub skip_references: bool,
 }
 
 impl CheckoutOptions {
@@ -55,6 +57,7 @@ impl CheckoutOptions {
             force: false,
             mode: CheckoutMode::Exact,
             only: None,
+            skip_references: false,
         }
     }
 
@@ -87,7 +90,9 @@ pub struct CheckoutOutcome {
     pub skipped_symlinks: Vec<String>,
     /// Bytes read from remotes for packs evicted from this store.
     pub fetched_bytes: u64,
-    /// Entries of the version outside `--only`, left alone.
+    /// References written (their objects read from where they live, verified).
+    pub references: u64,
+    /// Entries of the version outside `--only` (or references skipped), left alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_selected: Option<u64>,
 }
@@ -120,7 +125,7 @@ impl Present<'_> {
     fn matches(&self, e: &ManifestEntry) -> bool {
         let same_kind = matches!(
             (&self.scanned.kind, e.kind),
-            (ScannedKind::File { .. }, EntryKind::File)
+            (ScannedKind::File { .. }, EntryKind::File | EntryKind::Reference)
                 | (ScannedKind::Symlink { .. }, EntryKind::Symlink)
         );
         let exec = matches!(self.scanned.kind, ScannedKind::File { exec: true });
@@ -165,14 +170,25 @@ impl Store {
         }
         let packs = Packs::new(self)?;
         let mut manifest = self.read_manifest(&packs, &version.digest)?;
-        let not_selected = match &opts.only {
-            Some(only) => {
-                let all = manifest.len();
-                manifest = manifest.retain(|e| only.contains(e.path.as_str()));
-                Some((all - manifest.len()) as u64)
-            }
-            None => None,
+        let all = manifest.len();
+        let skipped: HashSet<String> = if opts.skip_references {
+            manifest
+                .entries()
+                .iter()
+                .filter(|e| e.kind == EntryKind::Reference)
+                .map(|e| e.path.to_string())
+                .collect()
+        } else {
+            HashSet::new()
         };
+        if opts.only.is_some() || !skipped.is_empty() {
+            manifest = manifest.retain(|e| {
+                opts.only.as_ref().is_none_or(|s| s.contains(e.path.as_str()))
+                    && !skipped.contains(e.path.as_str())
+            });
+        }
+        let not_selected =
+            (opts.only.is_some() || !skipped.is_empty()).then(|| (all - manifest.len()) as u64);
         let dest_exists = dest.exists();
         let dest = if dest_exists {
             dest.canonicalize().map_err(io("resolve", &dest))?
@@ -186,7 +202,7 @@ impl Store {
             Scan::default()
         };
         let started = crate::model::now_ns();
-        let scope = Scope::new(&manifest, opts.only.as_ref());
+        let scope = Scope::new(&manifest, opts.only.as_ref(), &skipped);
         let present = self.inspect_dest(&scan, |rel| scope.concerns(rel))?;
         let mut plan = plan(&manifest, &present, opts.mode, &scope);
         if !plan.conflicts.is_empty() && !opts.force {
@@ -202,6 +218,13 @@ impl Store {
                 dest,
                 files: plan.conflicts,
             });
+        }
+
+        // Referenced objects are checked before DEST is touched: every one that changed or
+        // vanished is named, and nothing is written.
+        let problems = super::reference::check_all(plan.writes.iter().copied());
+        if !problems.is_empty() {
+            return Err(Error::ReferencesChanged { problems });
         }
 
         // Resolve the first batch's blobs before touching DEST, so missing content of all but
@@ -249,6 +272,7 @@ impl Store {
         let mut skipped_symlinks = Vec::new();
         let mut bytes_written = 0;
         let mut written = 0;
+        let mut references = 0;
         let target = Destination::new(dest.clone());
         while !batch.is_empty() {
             let results = self.write_batch(&target, batch, &sources, &packs)?;
@@ -260,17 +284,18 @@ impl Store {
             for (e, r) in batch.iter().zip(&results) {
                 match r {
                     WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
-                    WriteResult::Written(path, stat) => {
+                    WriteResult::Written(path, stat, content) => {
                         written += 1;
-                        if e.kind == EntryKind::File {
+                        if e.kind != EntryKind::Symlink {
                             bytes_written += e.size;
                         }
+                        references += u64::from(e.kind == EntryKind::Reference);
                         let stat = match stat {
                             Some(s) => Some(*s),
                             None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
                         };
                         if let Some(s) = stat {
-                            sq::put(&tx, key_bytes(path), &stat_entry(s, e.digest, written_at))?;
+                            sq::put(&tx, key_bytes(path), &stat_entry(s, *content, written_at))?;
                         }
                     }
                 }
@@ -296,6 +321,7 @@ impl Store {
             deleted: plan.deletes.len() as u64,
             skipped_symlinks,
             fetched_bytes: packs.fetched_bytes(),
+            references,
             not_selected,
         })
     }
@@ -433,13 +459,19 @@ struct Plan<'m, 'a> {
 /// way of a selected entry (a file where it needs a directory, or under a selected file).
 struct Scope<'m> {
     only: Option<&'m Selection>,
+    /// References `--skip-references` leaves alone.
+    skipped: &'m HashSet<String>,
     manifest: &'m Manifest,
     /// Directories the (selected) entries need.
     dirs: BTreeSet<&'m str>,
 }
 
 impl<'m> Scope<'m> {
-    fn new(manifest: &'m Manifest, only: Option<&'m Selection>) -> Self {
+    fn new(
+        manifest: &'m Manifest,
+        only: Option<&'m Selection>,
+        skipped: &'m HashSet<String>,
+    ) -> Self {
         let dirs = manifest
             .entries()
             .iter()
@@ -452,13 +484,14 @@ impl<'m> Scope<'m> {
             .collect();
         Scope {
             only,
+            skipped,
             manifest,
             dirs,
         }
     }
 
     fn selected(&self, rel: &str) -> bool {
-        self.only.is_none_or(|s| s.contains(rel))
+        self.only.is_none_or(|s| s.contains(rel)) && !self.skipped.contains(rel)
     }
 
     /// A path the version needs as a directory.
@@ -473,7 +506,10 @@ impl<'m> Scope<'m> {
     }
 
     fn concerns(&self, rel: &str) -> bool {
-        self.only.is_none() || self.selected(rel) || self.blocks(rel) || self.under_file(rel)
+        (self.only.is_none() && self.skipped.is_empty())
+            || self.selected(rel)
+            || self.blocks(rel)
+            || self.under_file(rel)
     }
 }
 
@@ -529,8 +565,8 @@ fn plan<'m, 'a>(
 }
 
 enum WriteResult {
-    /// Written at this path; a file's stat was taken as it landed.
-    Written(PathBuf, Option<FileStat>),
+    /// Written at this path (a file's stat taken as it landed), with the content's digest.
+    Written(PathBuf, Option<FileStat>, Digest),
     Skipped,
 }
 
@@ -550,7 +586,18 @@ fn write_entry(
             Ok(WriteResult::Written(
                 dest.write_symlink(&e.path, target)?,
                 None,
+                e.digest,
             ))
+        }
+        EntryKind::Reference => {
+            let mut content = e.digest;
+            let (path, stat) = dest.write_file(&e.path, false, |f| {
+                content = super::reference::copy_reference(e, f, progress)?;
+                Ok::<(), Error>(())
+            })??;
+            // A pinned reference's digest names its identity, not its bytes: the stat cache
+            // records the digest of what was actually written.
+            Ok(WriteResult::Written(path, Some(stat), content))
         }
         EntryKind::File => {
             let src = sources
@@ -577,7 +624,7 @@ fn write_entry(
                     .map(|_| ())
                     .map_err(in_file),
             })??;
-            Ok(WriteResult::Written(path, Some(stat)))
+            Ok(WriteResult::Written(path, Some(stat), e.digest))
         }
     }
 }

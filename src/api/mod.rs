@@ -10,6 +10,7 @@ mod log;
 mod meta;
 mod query;
 mod records;
+mod reference;
 mod remote;
 mod run;
 mod verify;

@@ -106,6 +106,12 @@ pub struct FileInfo {
     /// Symlink target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// A reference's location (the store holds no copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// A reference logged without a checksum: what pins it (`mtime:<ns>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 impl From<&ManifestEntry> for FileInfo {
@@ -117,6 +123,8 @@ impl From<&ManifestEntry> for FileInfo {
             digest: e.digest,
             exec: e.exec,
             target: e.target.clone(),
+            uri: e.uri.clone(),
+            pin: e.pin.clone(),
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct CheckoutArgs {
     /// in DEST are left alone.
     #[arg(long, num_args = 1.., value_name = "GLOB", value_parser = art::model::Selection::check_pattern)]
     only: Vec<String>,
+    /// Do not fetch referenced objects: write only the files the store holds.
+    #[arg(long)]
+    skip_references: bool,
 }
 
 pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Result<u8> {
@@ -26,6 +29,7 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Re
     opts.dest = args.dest;
     opts.force = args.force;
     opts.mode = mode;
+    opts.skip_references = args.skip_references;
     if !args.only.is_empty() {
         opts.only = Some(art::model::Selection::new(&args.only)?);
     }
@@ -44,12 +48,17 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Re
         } else {
             String::new()
         };
+        let references = if out.references > 0 {
+            format!(" ({} from references)", out.references)
+        } else {
+            String::new()
+        };
         let outside = match out.not_selected {
             Some(n) => format!(", {n} not selected"),
             None => String::new(),
         };
         format!(
-            "{} -> {}  {} written ({}), {} unchanged{deleted}{outside}{fetched}",
+            "{} -> {}  {} written{references} ({}), {} unchanged{deleted}{outside}{fetched}",
             out.reference,
             out.dest.display(),
             out.written,

@@ -51,12 +51,17 @@ pub fn ls(ctx: &Ctx, args: LsArgs) -> anyhow::Result<u8> {
                     .map(|f| {
                         let mode = match (f.kind, f.exec) {
                             (art::model::EntryKind::Symlink, _) => "l",
+                            (art::model::EntryKind::Reference, _) => "r",
                             (_, true) => "x",
                             _ => "-",
                         };
-                        let path = match &f.target {
-                            Some(t) => format!("{} -> {t}", f.path),
-                            None => f.path.clone(),
+                        let path = match (&f.target, &f.uri) {
+                            (Some(t), _) => format!("{} -> {t}", f.path),
+                            (None, Some(uri)) if f.pin.is_some() => {
+                                format!("{} <- {uri} (no checksum)", f.path)
+                            }
+                            (None, Some(uri)) => format!("{} <- {uri}", f.path),
+                            (None, None) => f.path.clone(),
                         };
                         vec![mode.into(), format_size(f.size), f.digest.short(12), path]
                     })

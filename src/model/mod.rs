@@ -22,8 +22,8 @@ pub use lineage::{
     Walk, reaches, walk,
 };
 pub use manifest::{
-    CanonicalReader, Change, EntryKind, Listed, MANIFEST_FORMAT, Manifest, ManifestEntry,
-    ManifestPath, diff_entries, digest_of_entries,
+    CanonicalReader, Change, EntryKind, Listed, MANIFEST_FORMAT, MANIFEST_FORMAT_REFERENCES,
+    Manifest, ManifestEntry, ManifestPath, diff_entries, digest_of_entries, format_of,
 };
 pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
 pub use record::{
