@@ -125,8 +125,10 @@ impl Present<'_> {
     fn matches(&self, e: &ManifestEntry) -> bool {
         let same_kind = matches!(
             (&self.scanned.kind, e.kind),
-            (ScannedKind::File { .. }, EntryKind::File | EntryKind::Reference)
-                | (ScannedKind::Symlink { .. }, EntryKind::Symlink)
+            (
+                ScannedKind::File { .. },
+                EntryKind::File | EntryKind::Reference
+            ) | (ScannedKind::Symlink { .. }, EntryKind::Symlink)
         );
         let exec = matches!(self.scanned.kind, ScannedKind::File { exec: true });
         same_kind && self.digest == e.digest && (e.kind == EntryKind::Symlink || exec == e.exec)
@@ -183,7 +185,9 @@ impl Store {
         };
         if opts.only.is_some() || !skipped.is_empty() {
             manifest = manifest.retain(|e| {
-                opts.only.as_ref().is_none_or(|s| s.contains(e.path.as_str()))
+                opts.only
+                    .as_ref()
+                    .is_none_or(|s| s.contains(e.path.as_str()))
                     && !skipped.contains(e.path.as_str())
             });
         }

@@ -183,7 +183,8 @@ pub(crate) fn copy_reference(
         problems: vec![problem_line(e, &reason)],
     };
     let path = entry_path(e).map_err(changed)?;
-    let mut src = std::fs::File::open(&path).map_err(|err| changed(format!("cannot be read: {err}")))?;
+    let mut src =
+        std::fs::File::open(&path).map_err(|err| changed(format!("cannot be read: {err}")))?;
     let before = stat_of(&src.metadata().map_err(io("stat", &path))?);
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -223,9 +224,7 @@ pub(crate) fn problem_line(e: &ManifestEntry, reason: &str) -> String {
 
 /// Checks every reference among `entries` (in parallel); the problems, sorted.
 pub(crate) fn check_all<'e>(entries: impl Iterator<Item = &'e ManifestEntry>) -> Vec<String> {
-    let refs: Vec<&ManifestEntry> = entries
-        .filter(|e| e.kind == EntryKind::Reference)
-        .collect();
+    let refs: Vec<&ManifestEntry> = entries.filter(|e| e.kind == EntryKind::Reference).collect();
     let mut problems: Vec<String> = refs
         .par_iter()
         .filter_map(|e| check_reference(e).err().map(|r| problem_line(e, &r)))

@@ -75,8 +75,7 @@ impl Store {
                 problems,
             });
         }
-        let mut problems =
-            self.check_content(&packs, &manifest, true, &reference, &HashSet::new());
+        let mut problems = self.check_content(&packs, &manifest, true, &reference, &HashSet::new());
         // References are re-checked where they live (re-hashed unless pinned by mtime).
         problems.extend(
             super::reference::check_all(manifest.entries().iter())

@@ -16,6 +16,7 @@ mod log;
 mod partial;
 mod props;
 mod records;
+mod references;
 mod remote;
 mod review;
 mod runs;
