@@ -289,13 +289,19 @@ impl Store {
         let manifest = self.read_manifest(&packs, &v.digest)?;
         let entry = manifest
             .get(path)
-            .filter(|e| e.kind == crate::model::EntryKind::File)
+            .filter(|e| e.kind != crate::model::EntryKind::Symlink)
             .ok_or_else(|| Error::UnknownPath {
                 reference: format!("{}:v{}", a.name, v.idx),
                 path: path.to_owned(),
             })?;
-        let source = self.file_source(&packs, &entry.digest)?;
-        let bytes = packs.write_file(&source, &entry.digest, out)?;
+        let bytes = if entry.kind == EntryKind::Reference {
+            // Read where it lives, verified against what was logged.
+            super::reference::copy_reference(entry, out, self.progress.as_ref())?;
+            entry.size
+        } else {
+            let source = self.file_source(&packs, &entry.digest)?;
+            packs.write_file(&source, &entry.digest, out)?
+        };
         Ok(CatOutcome {
             reference: format!("{}:v{}", a.name, v.idx),
             path: path.to_owned(),
@@ -333,7 +339,12 @@ impl Store {
                     manifest
                         .entries()
                         .iter()
-                        .filter(|e| e.kind == EntryKind::File)
+                        // A reference pinned without a checksum has no content digest.
+                        .filter(|e| match e.kind {
+                            EntryKind::File => true,
+                            EntryKind::Reference => e.pin.is_none(),
+                            EntryKind::Symlink => false,
+                        })
                         .filter(|e| e.digest.to_hex().starts_with(&prefix))
                         .map(|e| FoundFile {
                             reference: format!("{}:v{}", a.name, v.idx),

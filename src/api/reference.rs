@@ -176,7 +176,7 @@ fn entry_path(e: &ManifestEntry) -> std::result::Result<PathBuf, String> {
 /// and mtime before and after for a pinned one). Returns the content's digest.
 pub(crate) fn copy_reference(
     e: &ManifestEntry,
-    out: &mut std::fs::File,
+    out: &mut impl Write,
     progress: &dyn super::Progress,
 ) -> Result<Digest> {
     let changed = |reason: String| Error::ReferencesChanged {
@@ -195,7 +195,8 @@ pub(crate) fn copy_reference(
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(io("write", &path))?;
+        out.write_all(&buf[..n])
+            .map_err(io("write", PathBuf::from("output")))?;
         len += n as u64;
         progress.advance(n as u64);
     }
@@ -208,7 +209,9 @@ pub(crate) fn copy_reference(
         None => len == e.size && digest == e.digest,
     };
     if !ok {
-        return Err(changed("changed while it was read".into()));
+        return Err(changed(
+            "changed since it was logged (found while reading it)".into(),
+        ));
     }
     Ok(digest)
 }

@@ -73,6 +73,10 @@ fn file_references_are_pinned_verified_and_restored() {
         (Some(0), Some(4))
     );
     env.ok(&["verify", "ds"]);
+    // cat reads a reference where it lives; find knows checksummed ones.
+    assert_eq!(env.ok(&["cat", "ds", "model/w.bin"]), "weights");
+    let found = env.json(&["find", "ext/imgs/1.png"]);
+    assert_eq!(found[0]["path"], "imgs/1.png", "{found}");
 
     // One object changes (same size), one vanishes: checkout names both, writes nothing.
     env.write("ext/imgs/2.png", "TWO");
@@ -94,6 +98,8 @@ fn file_references_are_pinned_verified_and_restored() {
         text.contains("reference `imgs/2.png`") && text.contains("reference `model/w.bin`"),
         "{text}"
     );
+    let err = env.fails(&["cat", "ds:v0", "imgs/2.png"], 1);
+    assert!(err.contains("changed since it was logged"), "{err}");
     let out = env.json(&["checkout", "ds:v0", "fresh", "--skip-references"]);
     assert_eq!(
         (out["written"].as_u64(), out["not_selected"].as_u64()),
