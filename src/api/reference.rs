@@ -1,7 +1,7 @@
 //! References (issue 15): files a version records where they are instead of copying them,
-//! pinned by their content digest (or, with `--no-checksum`, by size and mtime), so a
-//! checkout restores exactly what was logged or names what changed. Only `file://` URIs
-//! and plain paths are read today.
+//! pinned by their content digest (or, with `--no-checksum`, by size and mtime; an
+//! `http(s)://` object by its ETag or Last-Modified and size), so a checkout restores exactly
+//! what was logged or names what changed.
 
 use super::Store;
 use crate::error::{Error, Result, io};
@@ -22,6 +22,22 @@ fn split_spec(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Where a referenced object lives.
+enum Source {
+    /// A local file.
+    File(PathBuf),
+    /// An object on a web server.
+    Http(String),
+}
+
+/// Where a reference URI points.
+fn source_of(uri: &str) -> Result<Source> {
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        return Ok(Source::Http(uri.to_owned()));
+    }
+    local_path(uri).map(Source::File)
+}
+
 /// The local path a reference URI names.
 fn local_path(uri: &str) -> Result<PathBuf> {
     if let Some(rest) = uri.strip_prefix("file://") {
@@ -37,7 +53,7 @@ fn local_path(uri: &str) -> Result<PathBuf> {
         return Err(Error::Reference {
             uri: uri.to_owned(),
             reason: format!(
-                "scheme `{scheme}` is not supported; art references `file://` URIs and local paths"
+                "scheme `{scheme}` is not supported; art references `file://`, `http://` and `https://` URIs and local paths"
             ),
         });
     }
@@ -69,7 +85,13 @@ impl Store {
         let mut out = Vec::new();
         for spec in specs {
             let (uri, name) = split_spec(spec);
-            let given = local_path(uri)?;
+            let given = match source_of(uri)? {
+                Source::File(path) => path,
+                Source::Http(url) => {
+                    out.push(http_reference(&url, name)?);
+                    continue;
+                }
+            };
             let path = given.canonicalize().map_err(|e| Error::Reference {
                 uri: uri.to_owned(),
                 reason: format!("cannot read it: {e}"),
@@ -134,9 +156,64 @@ impl Store {
     }
 }
 
+/// The entry of an `http(s)://` reference, pinned by what the server says (HEAD).
+fn http_reference(url: &str, name: Option<&str>) -> Result<ManifestEntry> {
+    let failed = |reason: String| Error::Reference {
+        uri: url.to_owned(),
+        reason,
+    };
+    let name = match name {
+        Some(n) => n.trim_end_matches('/'),
+        None => url
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| failed("the URL ends in `/`; name it with URL=NAME".into()))?,
+    };
+    let object = crate::remote::UrlObject::open(url)?;
+    let info = object
+        .head()?
+        .ok_or_else(|| failed("the server answers 404 (not found)".into()))?;
+    let pin = info.pin().ok_or_else(|| {
+        failed("the server sends neither ETag nor Last-Modified, so art cannot pin it".into())
+    })?;
+    Ok(ManifestEntry::pinned_reference(
+        ManifestPath::new(name)?,
+        url.to_owned(),
+        info.size,
+        pin,
+    ))
+}
+
+/// How a web object differs from the pinned one, if it does.
+fn http_difference(e: &ManifestEntry, info: &crate::remote::ObjectInfo) -> Option<String> {
+    if info.size != e.size {
+        return Some(format!(
+            "changed (size {} bytes, logged {})",
+            info.size, e.size
+        ));
+    }
+    (info.pin() != e.pin).then(|| {
+        format!(
+            "changed (now {}, logged {})",
+            info.pin().unwrap_or_else(|| "unpinned".into()),
+            e.pin.as_deref().unwrap_or_default()
+        )
+    })
+}
+
 /// Whether the object a reference entry names is still the one logged: `Err` says how it
 /// differs. Reads the whole object for a checksummed reference.
 pub(crate) fn check_reference(e: &ManifestEntry) -> std::result::Result<(), String> {
+    let uri = e.uri.as_deref().unwrap_or_default();
+    if let Ok(Source::Http(url)) = source_of(uri) {
+        let object = crate::remote::UrlObject::open(&url).map_err(|err| err.to_string())?;
+        return match object.head() {
+            Ok(None) => Err("vanished (404 not found)".into()),
+            Ok(Some(info)) => http_difference(e, &info).map_or(Ok(()), Err),
+            Err(err) => Err(format!("cannot be read: {err}")),
+        };
+    }
     let path = entry_path(e)?;
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
@@ -182,6 +259,20 @@ pub(crate) fn copy_reference(
     let changed = |reason: String| Error::ReferencesChanged {
         problems: vec![problem_line(e, &reason)],
     };
+    if let Ok(Source::Http(url)) = source_of(e.uri.as_deref().unwrap_or_default()) {
+        let (bytes, info) = crate::remote::UrlObject::open(&url)?
+            .get()?
+            .ok_or_else(|| changed("vanished (404 not found)".into()))?;
+        if let Some(reason) = http_difference(e, &info)
+            .or_else(|| (bytes.len() as u64 != e.size).then(|| "changed (short read)".to_owned()))
+        {
+            return Err(changed(reason));
+        }
+        out.write_all(&bytes)
+            .map_err(io("write", PathBuf::from("output")))?;
+        progress.advance(bytes.len() as u64);
+        return Ok(Digest::of(&bytes));
+    }
     let path = entry_path(e).map_err(changed)?;
     let mut src =
         std::fs::File::open(&path).map_err(|err| changed(format!("cannot be read: {err}")))?;

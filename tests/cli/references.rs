@@ -199,3 +199,47 @@ fn references_survive_rebuild_gc_push_and_clone() {
     assert_eq!(b.read_tree("out")["big.bin"], b"referenced");
     b.ok(&["fsck"]);
 }
+
+/// `http://` references against a server the test runs: pinned by ETag and size; a changed
+/// ETag and a 404 are named at checkout and by verify.
+#[test]
+fn http_references_are_pinned_by_etag() {
+    let server = crate::util::HttpServer::start();
+    server.put("/models/w.bin", "v1", b"weights v1");
+    server.put("/cfg.json", "c1", b"{}");
+    let env = Env::init();
+    let w = server.url("/models/w.bin");
+    let cfg = format!("{}=conf/cfg.json", server.url("/cfg.json"));
+    env.ok(&["log", "m", "--ref", &w, "--ref", &cfg]);
+    assert!(
+        env.ok(&["log", "m", "--ref", &w, "--ref", &cfg])
+            .contains("unchanged")
+    );
+    let files = env.json(&["ls", "m"]);
+    assert_eq!(files[1]["path"], "w.bin");
+    assert_eq!(files[1]["pin"], "etag:\"v1\"", "{files}");
+
+    env.ok(&["checkout", "m", "out"]);
+    assert_eq!(env.read_tree("out")["w.bin"], b"weights v1");
+    assert_eq!(env.read_tree("out")["conf/cfg.json"], b"{}");
+    env.ok(&["verify", "m"]);
+
+    // Same bytes, new ETag: changed. Gone: vanished. Both named, nothing written.
+    server.put("/models/w.bin", "v2", b"weights v1");
+    server.remove("/cfg.json");
+    let err = env.fails(&["checkout", "m", "fresh"], 1);
+    assert!(
+        err.contains("`w.bin`") && err.contains("changed (now etag:\"v2\", logged etag:\"v1\")"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`conf/cfg.json`") && err.contains("vanished (404"),
+        "{err}"
+    );
+    assert!(!env.path("fresh").exists());
+    let err = env.fails(&["log", "m", "--ref", &cfg], 1);
+    assert!(err.contains("404"), "{err}");
+    assert_eq!(env.json(&["log", "m", "--ref", &w])["version"], 1);
+    env.ok(&["checkout", "m", "fresh"]);
+    assert_eq!(env.read_tree("fresh")["w.bin"], b"weights v1");
+}
