@@ -270,13 +270,51 @@ pub enum Error {
     #[error("no artifact or run named `{0}`; list them with `art ls` and `art runs`")]
     UnknownNode(String),
     /// The version has no regular file at that path.
-    #[error("`{reference}` has no file `{path}`")]
+    #[error("`{reference}` has no file `{path}`; list its files with `art ls {reference}`")]
     UnknownPath {
         /// The version.
         reference: String,
         /// The path asked for.
         path: String,
     },
+    /// A `--ref` that cannot be recorded.
+    #[error("reference `{uri}`: {reason}")]
+    Reference {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `--ref` that expands to more objects than `--max-objects` allows.
+    #[error(
+        "reference `{uri}` holds {count} objects, more than --max-objects {max}; raise --max-objects or reference a smaller prefix"
+    )]
+    TooManyObjects {
+        /// The URI as given.
+        uri: String,
+        /// Objects found.
+        count: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// References whose objects changed or vanished since they were logged.
+    #[error(
+        "{} reference(s) changed or vanished since they were logged (--skip-references restores the stored files only):\n{}",
+        problems.len(),
+        problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    ReferencesChanged {
+        /// One line per reference: path, URI, what happened.
+        problems: Vec<String>,
+    },
+    /// Two entries of a version to log claim one path (a reference and a file, say).
+    #[error("{0}; name the reference differently with --ref URI=NAME")]
+    PathClash(String),
+    /// `art find` was given something that is neither a readable file nor a digest prefix.
+    #[error(
+        "`{0}` is neither a file nor a digest prefix; give a path to a local file or 8 to 64 hex characters"
+    )]
+    InvalidFind(String),
     /// A failure while handling one file of a version, naming it.
     #[error("`{path}`: {source}")]
     InFile {

@@ -38,9 +38,10 @@ pub mod worktree;
 
 pub use api::find_store_dir;
 pub use api::{
-    AliasOutcome, ArtifactSummary, CheckoutMode, CheckoutOptions, CheckoutOutcome, Config,
-    DiffOutcome, DiffTarget, FileInfo, FsckOutcome, InitOutcome, LogOptions, LogOutcome,
-    MetaOptions, NoProgress, Progress, RebuildOutcome, Store, VerifyOutcome, VersionInfo,
+    AliasOutcome, ArtifactSummary, CatOutcome, CheckoutMode, CheckoutOptions, CheckoutOutcome,
+    Config, DiffOutcome, DiffTarget, FileInfo, FindTarget, FoundFile, FsckOutcome, InitOutcome,
+    LogOptions, LogOutcome, MetaOptions, NoProgress, Progress, RebuildOutcome, Store,
+    VerifyOutcome, VersionInfo,
 };
 pub use api::{
     BestRunOptions, BestRunOutcome, FinishOptions, LineageOptions, RunInfo, RunOptions,

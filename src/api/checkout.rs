@@ -8,13 +8,15 @@ use crate::error::{Error, Result, io};
 use crate::index::StatEntry;
 use crate::index::blob_queries as bq;
 use crate::index::stat_queries as sq;
-use crate::model::{Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, now_ms};
+use crate::model::{
+    Digest, EntryKind, Manifest, ManifestEntry, ManifestPath, Ref, Selection, now_ms,
+};
 use crate::worktree::{
     Destination, FileStat, Scan, ScannedEntry, ScannedKind, hash_file, prune_empty_dirs,
     remove_entry, scan_dir, stat_of, symlink_stays_inside,
 };
 use rayon::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Whether files the version lacks are removed.
@@ -39,6 +41,10 @@ pub struct CheckoutOptions {
     pub force: bool,
     /// Exact or download.
     pub mode: CheckoutMode,
+    /// Only these paths (`--only`): entries outside are neither written nor deleted.
+    pub only: Option<Selection>,
+    /// Leave references alone (`--skip-references`): only stored files are written.
+    pub skip_references: bool,
 }
 
 impl CheckoutOptions {
@@ -50,6 +56,8 @@ impl CheckoutOptions {
             dest: None,
             force: false,
             mode: CheckoutMode::Exact,
+            only: None,
+            skip_references: false,
         }
     }
 
@@ -82,6 +90,11 @@ pub struct CheckoutOutcome {
     pub skipped_symlinks: Vec<String>,
     /// Bytes read from remotes for packs evicted from this store.
     pub fetched_bytes: u64,
+    /// References written (their objects read from where they live, verified).
+    pub references: u64,
+    /// Entries of the version outside `--only` (or references skipped), left alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_selected: Option<u64>,
 }
 
 /// Files written (and their blobs resolved) per step: bounds the memory a checkout of a
@@ -112,8 +125,10 @@ impl Present<'_> {
     fn matches(&self, e: &ManifestEntry) -> bool {
         let same_kind = matches!(
             (&self.scanned.kind, e.kind),
-            (ScannedKind::File { .. }, EntryKind::File)
-                | (ScannedKind::Symlink { .. }, EntryKind::Symlink)
+            (
+                ScannedKind::File { .. },
+                EntryKind::File | EntryKind::Reference
+            ) | (ScannedKind::Symlink { .. }, EntryKind::Symlink)
         );
         let exec = matches!(self.scanned.kind, ScannedKind::File { exec: true });
         same_kind && self.digest == e.digest && (e.kind == EntryKind::Symlink || exec == e.exec)
@@ -156,7 +171,28 @@ impl Store {
             }
         }
         let packs = Packs::new(self)?;
-        let manifest = self.read_manifest(&packs, &version.digest)?;
+        let mut manifest = self.read_manifest(&packs, &version.digest)?;
+        let all = manifest.len();
+        let skipped: HashSet<String> = if opts.skip_references {
+            manifest
+                .entries()
+                .iter()
+                .filter(|e| e.kind == EntryKind::Reference)
+                .map(|e| e.path.to_string())
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        if opts.only.is_some() || !skipped.is_empty() {
+            manifest = manifest.retain(|e| {
+                opts.only
+                    .as_ref()
+                    .is_none_or(|s| s.contains(e.path.as_str()))
+                    && !skipped.contains(e.path.as_str())
+            });
+        }
+        let not_selected =
+            (opts.only.is_some() || !skipped.is_empty()).then(|| (all - manifest.len()) as u64);
         let dest_exists = dest.exists();
         let dest = if dest_exists {
             dest.canonicalize().map_err(io("resolve", &dest))?
@@ -170,8 +206,9 @@ impl Store {
             Scan::default()
         };
         let started = crate::model::now_ns();
-        let present = self.inspect_dest(&scan)?;
-        let mut plan = plan(&manifest, &present, opts.mode);
+        let scope = Scope::new(&manifest, opts.only.as_ref(), &skipped);
+        let present = self.inspect_dest(&scan, |rel| scope.concerns(rel))?;
+        let mut plan = plan(&manifest, &present, opts.mode, &scope);
         if !plan.conflicts.is_empty() && !opts.force {
             // A file holding content of a live version of this artifact (what an interrupted
             // checkout leaves, say) can be restored from it: replacing it loses nothing.
@@ -185,6 +222,13 @@ impl Store {
                 dest,
                 files: plan.conflicts,
             });
+        }
+
+        // Referenced objects are checked before DEST is touched: every one that changed or
+        // vanished is named, and nothing is written.
+        let problems = super::reference::check_all(plan.writes.iter().copied());
+        if !problems.is_empty() {
+            return Err(Error::ReferencesChanged { problems });
         }
 
         // Resolve the first batch's blobs before touching DEST, so missing content of all but
@@ -232,6 +276,7 @@ impl Store {
         let mut skipped_symlinks = Vec::new();
         let mut bytes_written = 0;
         let mut written = 0;
+        let mut references = 0;
         let target = Destination::new(dest.clone());
         while !batch.is_empty() {
             let results = self.write_batch(&target, batch, &sources, &packs)?;
@@ -243,17 +288,18 @@ impl Store {
             for (e, r) in batch.iter().zip(&results) {
                 match r {
                     WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
-                    WriteResult::Written(path, stat) => {
+                    WriteResult::Written(path, stat, content) => {
                         written += 1;
-                        if e.kind == EntryKind::File {
+                        if e.kind != EntryKind::Symlink {
                             bytes_written += e.size;
                         }
+                        references += u64::from(e.kind == EntryKind::Reference);
                         let stat = match stat {
                             Some(s) => Some(*s),
                             None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
                         };
                         if let Some(s) = stat {
-                            sq::put(&tx, key_bytes(path), &stat_entry(s, e.digest, written_at))?;
+                            sq::put(&tx, key_bytes(path), &stat_entry(s, *content, written_at))?;
                         }
                     }
                 }
@@ -279,6 +325,8 @@ impl Store {
             deleted: plan.deletes.len() as u64,
             skipped_symlinks,
             fetched_bytes: packs.fetched_bytes(),
+            references,
+            not_selected,
         })
     }
 
@@ -359,13 +407,20 @@ impl Store {
 
     /// Establishes the digest of everything in DEST (stat cache first, hashing otherwise) and
     /// whether art last recorded that content at each path. Sorted like the scan.
-    fn inspect_dest<'a>(&self, scan: &'a Scan) -> Result<Vec<Present<'a>>> {
+    /// Only paths `concerns` accepts are looked at (with `--only`, files outside the selection
+    /// are neither hashed nor touched).
+    fn inspect_dest<'a>(
+        &self,
+        scan: &'a Scan,
+        concerns: impl Fn(&str) -> bool + Sync,
+    ) -> Result<Vec<Present<'a>>> {
         let mut cached: Vec<Option<StatEntry>> = vec![None; scan.entries.len()];
         super::log::join_stat_cache(&self.conn, scan, |i, c| cached[i] = Some(c))?;
         scan.entries
             .par_iter()
             .zip(cached)
             .enumerate()
+            .filter(|(_, (s, _))| concerns(s.rel.as_str()))
             .map(|(index, (s, cached))| -> Result<Present<'a>> {
                 let (digest, refresh) = match &s.kind {
                     ScannedKind::Symlink { target } => (Digest::of(target.as_bytes()), false),
@@ -404,10 +459,69 @@ struct Plan<'m, 'a> {
     refresh: Vec<&'m Present<'a>>,
 }
 
+/// Which paths of DEST a checkout may touch: with `--only`, the selected ones and those in the
+/// way of a selected entry (a file where it needs a directory, or under a selected file).
+struct Scope<'m> {
+    only: Option<&'m Selection>,
+    /// References `--skip-references` leaves alone.
+    skipped: &'m HashSet<String>,
+    manifest: &'m Manifest,
+    /// Directories the (selected) entries need.
+    dirs: BTreeSet<&'m str>,
+}
+
+impl<'m> Scope<'m> {
+    fn new(
+        manifest: &'m Manifest,
+        only: Option<&'m Selection>,
+        skipped: &'m HashSet<String>,
+    ) -> Self {
+        let dirs = manifest
+            .entries()
+            .iter()
+            .flat_map(|e| {
+                e.path
+                    .as_str()
+                    .match_indices('/')
+                    .map(move |(i, _)| &e.path.as_str()[..i])
+            })
+            .collect();
+        Scope {
+            only,
+            skipped,
+            manifest,
+            dirs,
+        }
+    }
+
+    fn selected(&self, rel: &str) -> bool {
+        self.only.is_none_or(|s| s.contains(rel)) && !self.skipped.contains(rel)
+    }
+
+    /// A path the version needs as a directory.
+    fn blocks(&self, rel: &str) -> bool {
+        self.dirs.contains(rel)
+    }
+
+    /// A path under one the version needs as a file.
+    fn under_file(&self, rel: &str) -> bool {
+        rel.match_indices('/')
+            .any(|(i, _)| self.manifest.get(&rel[..i]).is_some())
+    }
+
+    fn concerns(&self, rel: &str) -> bool {
+        (self.only.is_none() && self.skipped.is_empty())
+            || self.selected(rel)
+            || self.blocks(rel)
+            || self.under_file(rel)
+    }
+}
+
 fn plan<'m, 'a>(
     manifest: &'m Manifest,
     present: &'m [Present<'a>],
     mode: CheckoutMode,
+    scope: &Scope<'_>,
 ) -> Plan<'m, 'a> {
     let mut p = Plan {
         writes: Vec::new(),
@@ -434,37 +548,16 @@ fn plan<'m, 'a>(
             None => p.writes.push(e),
         }
     }
-    // Paths DEST has and the version lacks: removed in exact mode, or when they block a write
-    // (a file where the version needs a directory).
-    let blocking: BTreeSet<&str> = manifest
-        .entries()
-        .iter()
-        .flat_map(|e| {
-            e.path
-                .as_str()
-                .match_indices('/')
-                .map(move |(i, _)| &e.path.as_str()[..i])
-        })
-        .collect();
-    let mut extra: Vec<&Present<'_>> = present
-        .iter()
-        .filter(|cur| manifest.get(cur.scanned.rel.as_str()).is_none())
-        .filter(|cur| mode == CheckoutMode::Exact || blocking.contains(cur.scanned.rel.as_str()))
-        .collect();
-    // In download mode, files under a path the version needs as a file must go too.
-    if mode == CheckoutMode::Download {
-        for cur in present {
-            let rel = cur.scanned.rel.as_str();
-            let under_file = rel
-                .match_indices('/')
-                .any(|(i, _)| manifest.get(&rel[..i]).is_some());
-            if under_file {
-                extra.push(cur);
-            }
-        }
-    }
-    extra.sort_by_key(|c| c.scanned.rel.as_str());
-    extra.dedup_by_key(|c| c.scanned.rel.as_str());
+    // Paths DEST has and the version lacks: removed in exact mode (within the selection), or
+    // when they block a write (a file where the version needs a directory, or under a path
+    // it needs as a file).
+    let extra = present.iter().filter(|cur| {
+        let rel = cur.scanned.rel.as_str();
+        manifest.get(rel).is_none()
+            && ((mode == CheckoutMode::Exact && scope.selected(rel))
+                || scope.blocks(rel)
+                || scope.under_file(rel))
+    });
     for cur in extra {
         if !cur.is_known() {
             p.conflicts.push(cur.scanned.rel.to_string());
@@ -476,8 +569,8 @@ fn plan<'m, 'a>(
 }
 
 enum WriteResult {
-    /// Written at this path; a file's stat was taken as it landed.
-    Written(PathBuf, Option<FileStat>),
+    /// Written at this path (a file's stat taken as it landed), with the content's digest.
+    Written(PathBuf, Option<FileStat>, Digest),
     Skipped,
 }
 
@@ -497,7 +590,18 @@ fn write_entry(
             Ok(WriteResult::Written(
                 dest.write_symlink(&e.path, target)?,
                 None,
+                e.digest,
             ))
+        }
+        EntryKind::Reference => {
+            let mut content = e.digest;
+            let (path, stat) = dest.write_file(&e.path, false, |f| {
+                content = super::reference::copy_reference(e, f, progress)?;
+                Ok::<(), Error>(())
+            })??;
+            // A pinned reference's digest names its identity, not its bytes: the stat cache
+            // records the digest of what was actually written.
+            Ok(WriteResult::Written(path, Some(stat), content))
         }
         EntryKind::File => {
             let src = sources
@@ -524,7 +628,7 @@ fn write_entry(
                     .map(|_| ())
                     .map_err(in_file),
             })??;
-            Ok(WriteResult::Written(path, Some(stat)))
+            Ok(WriteResult::Written(path, Some(stat), e.digest))
         }
     }
 }

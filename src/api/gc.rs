@@ -119,6 +119,8 @@ pub struct DiskUsage {
     pub unique: u64,
     /// Stored bytes it shares with other artifacts.
     pub shared: u64,
+    /// Bytes its live versions reference where they live (not in the store), once per object.
+    pub referenced: u64,
 }
 
 /// Totals of `art du`.
@@ -173,9 +175,25 @@ impl<'a> Reach<'a> {
 
     /// Adds every blob `v` needs to `out`: its manifest, file blobs, chunk lists and chunks.
     pub(super) fn add_version(&mut self, v: &VersionRow, out: &mut HashSet<Digest>) -> Result<()> {
+        self.add_version_with_references(v, out, |_| {})
+    }
+
+    /// [`Reach::add_version`], handing each reference entry (which needs no blob) to
+    /// `reference`.
+    pub(super) fn add_version_with_references(
+        &mut self,
+        v: &VersionRow,
+        out: &mut HashSet<Digest>,
+        mut reference: impl FnMut(&crate::model::ManifestEntry),
+    ) -> Result<()> {
         // A large manifest is stored like a large file: chunk list and chunks.
         self.add_content(&v.digest, out)?;
         let manifest = self.store.read_manifest(&self.packs, &v.digest)?;
+        manifest
+            .entries()
+            .iter()
+            .filter(|e| e.kind == EntryKind::Reference)
+            .for_each(&mut reference);
         for e in manifest
             .entries()
             .iter()
@@ -589,28 +607,32 @@ impl Store {
         let sizes: HashMap<Digest, (i64, u64)> =
             blobs.iter().map(|(h, p, l)| (*h, (*p, *l))).collect();
         let mut reach = Reach::new(self)?;
-        let mut per_artifact: Vec<(String, u64, u64, HashSet<Digest>)> = Vec::new();
+        let mut per_artifact: Vec<(String, u64, u64, HashSet<Digest>, u64)> = Vec::new();
         let mut owners: HashMap<Digest, u32> = HashMap::new();
         for a in vq::all_artifacts(&self.conn)? {
             let mut set = HashSet::new();
+            let mut objects: HashMap<(String, Digest), u64> = HashMap::new();
             let (mut versions, mut logical) = (0, 0);
             for v in vq::versions_of(&self.conn, a.id)?
                 .iter()
                 .filter(|v| v.state != VersionState::Deleted)
             {
-                reach.add_version(v, &mut set)?;
+                reach.add_version_with_references(v, &mut set, |e| {
+                    let uri = e.uri.clone().unwrap_or_default();
+                    objects.insert((uri, e.digest), e.size);
+                })?;
                 versions += 1;
                 logical += v.size;
             }
             for h in &set {
                 *owners.entry(*h).or_default() += 1;
             }
-            per_artifact.push((a.name, versions, logical, set));
+            per_artifact.push((a.name, versions, logical, set, objects.values().sum()));
         }
         let stored_of = |h: &Digest| sizes.get(h).map_or(0, |(_, l)| *l);
         let artifacts = per_artifact
             .iter()
-            .map(|(name, versions, logical, set)| {
+            .map(|(name, versions, logical, set, referenced)| {
                 let unique: u64 = set.iter().filter(|h| owners[*h] == 1).map(stored_of).sum();
                 let stored: u64 = set.iter().map(stored_of).sum();
                 DiskUsage {
@@ -620,6 +642,7 @@ impl Store {
                     stored,
                     unique,
                     shared: stored - unique,
+                    referenced: *referenced,
                 }
             })
             .collect();

@@ -10,7 +10,7 @@ use crate::index::version_queries as vq;
 use crate::index::{ReadPool, StatEntry};
 use crate::model::{
     AliasName, ArtifactName, ArtifactType, CanonicalReader, Digest, DigestSet, Entry,
-    ManifestEntry, VersionRecord, now_ms,
+    MANIFEST_FORMAT, Manifest, ManifestEntry, VersionRecord, now_ms,
 };
 use crate::store::{
     BlobKind, CHUNK_THRESHOLD, Chunker, Codec, Packer, chunk_list_encode, compress,
@@ -48,6 +48,12 @@ pub struct LogOptions {
     /// destination). Off for staging directories that vanish after the log (the Python
     /// binding's), so a checkout never recreates them.
     pub record_source: bool,
+    /// `--ref URI[=NAME]` arguments: objects recorded where they are, not copied.
+    pub references: Vec<String>,
+    /// Hash referenced objects (off: pin them by size and mtime).
+    pub checksum: bool,
+    /// The most objects one reference may expand to.
+    pub max_objects: u64,
 }
 
 impl LogOptions {
@@ -63,6 +69,9 @@ impl LogOptions {
             metadata: serde_json::Map::new(),
             run: None,
             record_source: true,
+            references: Vec::new(),
+            checksum: true,
+            max_objects: super::reference::DEFAULT_MAX_OBJECTS,
         }
     }
 }
@@ -222,12 +231,12 @@ impl Ingest<'_> {
     /// Stores a manifest: one blob when small, else chunked like a large file (its digest
     /// maps to a chunk list), so its bytes are never whole in memory and a version that
     /// changes a few files of a large tree shares most manifest chunks with the last one.
-    fn manifest<I>(&self, entries: I) -> Result<Digest>
+    fn manifest<I>(&self, entries: I, format: u32) -> Result<Digest>
     where
         I: Iterator,
         I::Item: std::borrow::Borrow<ManifestEntry>,
     {
-        let mut reader = CanonicalReader::new(entries);
+        let mut reader = CanonicalReader::with_format(entries, format);
         let limit = usize::try_from(CHUNK_THRESHOLD).expect("1 MiB fits in usize");
         let mut head = Vec::new();
         std::io::Read::read_to_end(
@@ -328,11 +337,14 @@ impl Store {
                 given: t.to_string(),
             });
         }
-        if opts.paths.is_empty() {
+        if opts.paths.is_empty() && opts.references.is_empty() {
             return Err(Error::Worktree(crate::worktree::Error::NotFound(
                 PathBuf::new(),
             )));
         }
+        // Before any pack is written: a missing or oversized reference changes nothing.
+        let references =
+            self.resolve_references(&opts.references, opts.checksum, opts.max_objects)?;
         let mut paths = Vec::with_capacity(opts.paths.len());
         let mut names = Vec::with_capacity(opts.paths.len());
         for p in &opts.paths {
@@ -367,6 +379,8 @@ impl Store {
         let single_dir = paths.len() == 1 && paths[0].is_dir();
         let mut scan = if single_dir {
             scan_dir(&paths[0], &self.interrupt)?
+        } else if paths.is_empty() {
+            Scan::default()
         } else {
             scan_named(&names, &self.interrupt)?
         };
@@ -449,9 +463,23 @@ impl Store {
                     }
                 })
         };
-        let files = scan.entries.len() as u64;
+        let files = (scan.entries.len() + references.len()) as u64;
         let mut total_size = 0u64;
-        let digest = ingest.manifest(manifest_entries().inspect(|m| total_size += m.size))?;
+        let digest = if references.is_empty() {
+            ingest.manifest(
+                manifest_entries().inspect(|m| total_size += m.size),
+                MANIFEST_FORMAT,
+            )?
+        } else {
+            // References join the scan's entries: collisions are refused by name.
+            let all = manifest_entries().chain(references).collect();
+            let manifest = Manifest::new(all).map_err(|e| match e {
+                crate::model::Error::CorruptManifest(m) => Error::PathClash(m),
+                other => other.into(),
+            })?;
+            total_size = manifest.total_size();
+            ingest.manifest(manifest.entries().iter(), manifest.format())?
+        };
         let new_blobs = ingest.new_blobs.load(Ordering::Relaxed);
         let packs = ingest.packer.into_inner().expect("packer lock").finish()?;
         // Their read snapshots would hold back the checkpoint after the commit; the set of

@@ -11,6 +11,7 @@ mod meta;
 mod query;
 mod records;
 mod registry;
+mod reference;
 mod remote;
 mod run;
 mod verify;
@@ -23,7 +24,10 @@ pub use init::InitOutcome;
 pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
-pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
+pub use query::{
+    ArtifactSummary, CatOutcome, DiffOutcome, DiffTarget, FileInfo, FindTarget, FoundFile,
+    VersionInfo,
+};
 pub use records::RebuildOutcome;
 pub use registry::{LinkOutcome, TagOutcome};
 pub use remote::{FetchOutcome, PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};

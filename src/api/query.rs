@@ -5,7 +5,9 @@ use super::content::Packs;
 use crate::error::{Error, Result};
 use crate::index::version_queries as vq;
 use crate::index::{ArtifactRow, VersionRow, VersionState};
-use crate::model::{Change, Digest, EntryKind, Listed, ManifestEntry, Ref, diff_entries};
+use crate::model::{
+    Change, Digest, EntryKind, Listed, ManifestEntry, Ref, Selection, diff_entries,
+};
 use crate::worktree::{Scan, ScannedEntry, ScannedKind, hash_file, scan_dir};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -145,6 +147,12 @@ pub struct FileInfo {
     /// Symlink target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// A reference's location (the store holds no copy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// A reference logged without a checksum: what pins it (`mtime:<ns>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 impl From<&ManifestEntry> for FileInfo {
@@ -156,8 +164,49 @@ impl From<&ManifestEntry> for FileInfo {
             digest: e.digest,
             exec: e.exec,
             target: e.target.clone(),
+            uri: e.uri.clone(),
+            pin: e.pin.clone(),
         }
     }
+}
+
+/// What `art cat` read.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CatOutcome {
+    /// `NAME:vN`.
+    pub reference: String,
+    /// The file's path in the version.
+    pub path: String,
+    /// Bytes written out.
+    pub bytes: u64,
+    /// Bytes read from remotes for packs evicted from this store.
+    pub fetched_bytes: u64,
+}
+
+/// What `art find` looks for.
+#[derive(Clone, Debug)]
+pub enum FindTarget {
+    /// Files whose digest starts with these hex characters (8 to 64).
+    DigestPrefix(String),
+    /// Files with the content of this local file.
+    File(PathBuf),
+}
+
+/// One file of one version that `art find` found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FoundFile {
+    /// `NAME:vN`.
+    pub reference: String,
+    /// The artifact.
+    pub name: String,
+    /// N.
+    pub version: u64,
+    /// The path in the version.
+    pub path: String,
+    /// The file's digest.
+    pub digest: Digest,
+    /// Its size.
+    pub size: u64,
 }
 
 /// What the version is compared with.
@@ -244,9 +293,22 @@ impl Store {
     /// # Errors
     /// Unknown reference; missing or corrupt manifest.
     pub fn files(&self, r: &Ref) -> Result<Vec<FileInfo>> {
+        self.files_in(r, None)
+    }
+
+    /// The files of a version that `only` selects (all without it).
+    ///
+    /// # Errors
+    /// Unknown reference; missing or corrupt manifest.
+    pub fn files_in(&self, r: &Ref, only: Option<&Selection>) -> Result<Vec<FileInfo>> {
         let (_, v) = self.resolve(r)?;
         let manifest = self.read_manifest(&Packs::new(self)?, &v.digest)?;
-        Ok(manifest.entries().iter().map(FileInfo::from).collect())
+        Ok(manifest
+            .entries()
+            .iter()
+            .filter(|e| only.is_none_or(|s| s.contains(e.path.as_str())))
+            .map(FileInfo::from)
+            .collect())
     }
 
     /// Streams the content of the file `path` of a version into `out`, checked against its
@@ -256,9 +318,91 @@ impl Store {
     /// Unknown reference; [`Error::UnknownPath`] when the version has no regular file there;
     /// missing or corrupt content; write errors.
     pub fn read_file(&self, r: &Ref, path: &str, out: &mut impl std::io::Write) -> Result<u64> {
-        let (packs, entry) = self.file_entry(r, path)?;
-        let source = self.file_source(&packs, &entry.digest)?;
-        packs.write_file(&source, &entry.digest, out)
+        Ok(self.cat(r, path, out)?.bytes)
+    }
+
+    /// Streams the file `path` of a version into `out` like [`Store::read_file`], and says
+    /// how many bytes it fetched: on a clone or after eviction only the manifest and this
+    /// file's blobs are read, by range, from the remote.
+    ///
+    /// # Errors
+    /// As [`Store::read_file`].
+    pub fn cat(&self, r: &Ref, path: &str, out: &mut impl std::io::Write) -> Result<CatOutcome> {
+        let (a, v) = self.resolve(r)?;
+        let packs = Packs::new(self)?;
+        let manifest = self.read_manifest(&packs, &v.digest)?;
+        let entry = manifest
+            .get(path)
+            .filter(|e| e.kind != crate::model::EntryKind::Symlink)
+            .ok_or_else(|| Error::UnknownPath {
+                reference: format!("{}:v{}", a.name, v.idx),
+                path: path.to_owned(),
+            })?;
+        let bytes = if entry.kind == EntryKind::Reference {
+            // Read where it lives, verified against what was logged.
+            super::reference::copy_reference(entry, out, self.progress.as_ref())?;
+            entry.size
+        } else {
+            let source = self.file_source(&packs, &entry.digest)?;
+            packs.write_file(&source, &entry.digest, out)?
+        };
+        Ok(CatOutcome {
+            reference: format!("{}:v{}", a.name, v.idx),
+            path: path.to_owned(),
+            bytes,
+            fetched_bytes: packs.fetched_bytes(),
+        })
+    }
+
+    /// Every file, in every live version of every artifact, with the content `target`
+    /// names: which dataset versions include this image. Sorted by artifact, version, path.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFind`] for a prefix that is not 8 to 64 hex characters; an unreadable
+    /// file; missing or corrupt manifests.
+    pub fn find(&self, target: &FindTarget) -> Result<Vec<FoundFile>> {
+        let prefix = match target {
+            FindTarget::File(path) => hash_file(path)?.to_hex(),
+            FindTarget::DigestPrefix(p) => {
+                let p = p.to_ascii_lowercase();
+                if !(8..=64).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(Error::InvalidFind(p));
+                }
+                p
+            }
+        };
+        let packs = Packs::new(self)?;
+        let mut out = Vec::new();
+        for a in vq::all_artifacts(&self.conn)? {
+            for v in vq::versions_of(&self.conn, a.id)? {
+                if v.state == VersionState::Deleted {
+                    continue;
+                }
+                let manifest = self.read_manifest(&packs, &v.digest)?;
+                out.extend(
+                    manifest
+                        .entries()
+                        .iter()
+                        // A reference pinned without a checksum has no content digest.
+                        .filter(|e| match e.kind {
+                            EntryKind::File => true,
+                            EntryKind::Reference => e.pin.is_none(),
+                            EntryKind::Symlink => false,
+                        })
+                        .filter(|e| e.digest.to_hex().starts_with(&prefix))
+                        .map(|e| FoundFile {
+                            reference: format!("{}:v{}", a.name, v.idx),
+                            name: a.name.clone(),
+                            version: v.idx,
+                            path: e.path.to_string(),
+                            digest: e.digest,
+                            size: e.size,
+                        }),
+                );
+            }
+        }
+        out.sort_by(|x, y| (&x.name, x.version, &x.path).cmp(&(&y.name, y.version, &y.path)));
+        Ok(out)
     }
 
     /// Compares a version with another version or a directory.

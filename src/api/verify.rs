@@ -75,7 +75,13 @@ impl Store {
                 problems,
             });
         }
-        let problems = self.check_content(&packs, &manifest, true, &reference, &HashSet::new());
+        let mut problems = self.check_content(&packs, &manifest, true, &reference, &HashSet::new());
+        // References are re-checked where they live (re-hashed unless pinned by mtime).
+        problems.extend(
+            super::reference::check_all(manifest.entries().iter())
+                .into_iter()
+                .map(|p| format!("{reference}: reference {p}")),
+        );
         Ok(VerifyOutcome {
             reference,
             target: "store".into(),

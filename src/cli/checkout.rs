@@ -14,6 +14,13 @@ pub struct CheckoutArgs {
     /// Overwrite or delete files modified since art last wrote or read them.
     #[arg(long, short)]
     force: bool,
+    /// Only paths matching these gitignore-style patterns (`*.png`, `images/train/`); others
+    /// in DEST are left alone.
+    #[arg(long, num_args = 1.., value_name = "GLOB", value_parser = art::model::Selection::check_pattern)]
+    only: Vec<String>,
+    /// Do not fetch referenced objects: write only the files the store holds.
+    #[arg(long)]
+    skip_references: bool,
 }
 
 pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Result<u8> {
@@ -22,6 +29,10 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Re
     opts.dest = args.dest;
     opts.force = args.force;
     opts.mode = mode;
+    opts.skip_references = args.skip_references;
+    if !args.only.is_empty() {
+        opts.only = Some(art::model::Selection::new(&args.only)?);
+    }
     let out = store.checkout(&opts)?;
     for link in &out.skipped_symlinks {
         eprintln!("warning: symlink `{link}` not restored: its target leaves the destination");
@@ -37,8 +48,17 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs, mode: art::CheckoutMode) -> anyhow::Re
         } else {
             String::new()
         };
+        let references = if out.references > 0 {
+            format!(" ({} from references)", out.references)
+        } else {
+            String::new()
+        };
+        let outside = match out.not_selected {
+            Some(n) => format!(", {n} not selected"),
+            None => String::new(),
+        };
         format!(
-            "{} -> {}  {} written ({}), {} unchanged{deleted}{fetched}",
+            "{} -> {}  {} written{references} ({}), {} unchanged{deleted}{outside}{fetched}",
             out.reference,
             out.dest.display(),
             out.written,

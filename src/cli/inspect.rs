@@ -15,10 +15,18 @@ pub struct LsArgs {
     /// Only artifacts with a live version carrying this tag.
     #[arg(long, value_name = "TAG", conflicts_with = "reference")]
     tag: Option<String>,
+    /// Only files matching these gitignore-style patterns (`*.png`, `images/train/`).
+    #[arg(requires = "reference", value_parser = art::model::Selection::check_pattern)]
+    globs: Vec<String>,
 }
 
 pub fn ls(ctx: &Ctx, args: LsArgs) -> anyhow::Result<u8> {
     let store = ctx.open_store()?;
+    let only = if args.globs.is_empty() {
+        None
+    } else {
+        Some(art::model::Selection::new(&args.globs)?)
+    };
     match args.reference {
         None => {
             let mut list = store.list_artifacts()?;
@@ -55,19 +63,24 @@ pub fn ls(ctx: &Ctx, args: LsArgs) -> anyhow::Result<u8> {
             })?;
         }
         Some(r) => {
-            let files = store.files(&r)?;
+            let files = store.files_in(&r, only.as_ref())?;
             ctx.emit(&files, || {
                 let rows: Vec<Vec<String>> = files
                     .iter()
                     .map(|f| {
                         let mode = match (f.kind, f.exec) {
                             (art::model::EntryKind::Symlink, _) => "l",
+                            (art::model::EntryKind::Reference, _) => "r",
                             (_, true) => "x",
                             _ => "-",
                         };
-                        let path = match &f.target {
-                            Some(t) => format!("{} -> {t}", f.path),
-                            None => f.path.clone(),
+                        let path = match (&f.target, &f.uri) {
+                            (Some(t), _) => format!("{} -> {t}", f.path),
+                            (None, Some(uri)) if f.pin.is_some() => {
+                                format!("{} <- {uri} (no checksum)", f.path)
+                            }
+                            (None, Some(uri)) => format!("{} <- {uri}", f.path),
+                            (None, None) => f.path.clone(),
                         };
                         vec![mode.into(), format_size(f.size), f.digest.short(12), path]
                     })
@@ -271,4 +284,99 @@ pub fn diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<u8> {
         lines.join("\n")
     })?;
     Ok(u8::from(!out.changes.is_empty()))
+}
+
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// The version.
+    reference: Ref,
+    /// The file's path in the version.
+    path: String,
+    /// Write the file here (atomically) instead of to stdout; then `--json` reports what was read.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+pub fn cat(ctx: &Ctx, args: CatArgs) -> anyhow::Result<u8> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let store = ctx.open_store()?;
+    let Some(dest) = args.output else {
+        anyhow::ensure!(
+            !ctx.json,
+            "`art cat --json` needs `--output FILE`: stdout carries the file's bytes"
+        );
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        store.cat(&args.reference, &args.path, &mut out)?;
+        out.flush()?;
+        return Ok(0);
+    };
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".art-cat-")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot create a file in `{}`", dir.display()))?;
+    let done = {
+        let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+        let done = store.cat(&args.reference, &args.path, &mut out)?;
+        out.flush()
+            .with_context(|| format!("cannot write `{}`", dest.display()))?;
+        done
+    };
+    tmp.persist(&dest)
+        .with_context(|| format!("cannot write `{}`", dest.display()))?;
+    ctx.emit(&done, || {
+        let fetched = if done.fetched_bytes > 0 {
+            format!(", {} fetched from remotes", format_size(done.fetched_bytes))
+        } else {
+            String::new()
+        };
+        format!(
+            "{} {} -> {}  {}{fetched}",
+            done.reference,
+            done.path,
+            dest.display(),
+            format_size(done.bytes)
+        )
+    })?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct FindArgs {
+    /// A local file (its content is hashed) or a file digest prefix (8 to 64 hex characters).
+    target: String,
+}
+
+pub fn find(ctx: &Ctx, args: FindArgs) -> anyhow::Result<u8> {
+    let store = ctx.open_store()?;
+    let path = PathBuf::from(&args.target);
+    let target = if path.is_file() {
+        art::FindTarget::File(path)
+    } else {
+        art::FindTarget::DigestPrefix(args.target.clone())
+    };
+    let found = store.find(&target)?;
+    ctx.emit(&found, || {
+        if found.is_empty() {
+            return format!("no live version contains `{}`", args.target);
+        }
+        let rows: Vec<Vec<String>> = found
+            .iter()
+            .map(|f| {
+                vec![
+                    f.reference.clone(),
+                    f.digest.short(12),
+                    format_size(f.size),
+                    f.path.clone(),
+                ]
+            })
+            .collect();
+        table(&["VERSION", "DIGEST", "SIZE", "PATH"], &rows)
+    })?;
+    // Like grep: nothing found is exit 1.
+    Ok(u8::from(found.is_empty()))
 }

@@ -209,10 +209,11 @@ pub fn du(ctx: &Ctx, _args: DuArgs) -> anyhow::Result<u8> {
                     format_size(a.stored),
                     format_size(a.unique),
                     format_size(a.shared),
+                    format_size(a.referenced),
                 ]
             })
             .collect();
-        let mut text = table(&["ARTIFACT", "VERSIONS", "LOGICAL", "STORED", "UNIQUE", "SHARED"], &rows);
+        let mut text = table(&["ARTIFACT", "VERSIONS", "LOGICAL", "STORED", "UNIQUE", "SHARED", "REFERENCED"], &rows);
         text.push_str(&format!(
             "\nstore {}: garbage {} (`art gc` frees it), evictable {}, pinned {} (no remote holds it)",
             format_size(out.store_size),

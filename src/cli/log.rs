@@ -11,8 +11,18 @@ pub struct LogArgs {
     /// Artifact name (created on first log).
     name: ArtifactName,
     /// A directory (its contents become the version's root) or files.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "references")]
     paths: Vec<PathBuf>,
+    /// Record a file or directory where it is, without copying it: `file:///PATH` or a
+    /// path, optionally `=NAME` in the version (repeatable; a directory expands to its files).
+    #[arg(long = "ref", value_name = "URI[=NAME]", id = "references")]
+    references: Vec<String>,
+    /// Pin references by size and mtime instead of hashing their content.
+    #[arg(long, requires = "references")]
+    no_checksum: bool,
+    /// The most objects one --ref may expand to (more is an error, never a truncation).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    max_objects: u64,
     /// Artifact type, e.g. dataset, model, code (fixed at the first log; default `artifact`).
     #[arg(short = 't', long = "type")]
     kind: Option<ArtifactType>,
@@ -51,6 +61,9 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
     opts.description = args.description;
     opts.metadata = args.metadata.unwrap_or_default();
     opts.run = args.run;
+    opts.references = args.references;
+    opts.checksum = !args.no_checksum;
+    opts.max_objects = args.max_objects;
     let meta_given = opts.description.is_some() || !opts.metadata.is_empty() || opts.run.is_some();
     let out = store.log(opts)?;
     if out.unchanged && meta_given && !ctx.quiet {

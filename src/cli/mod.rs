@@ -51,6 +51,10 @@ pub enum Command {
     Download(checkout::CheckoutArgs),
     /// List artifacts, or the files of one version.
     Ls(inspect::LsArgs),
+    /// Print one file of a version (fetching only its blobs on a clone).
+    Cat(inspect::CatArgs),
+    /// Which versions of which artifacts contain a file (by content or digest prefix).
+    Find(inspect::FindArgs),
     /// List the versions of an artifact.
     Versions(inspect::VersionsArgs),
     /// Show one version: digest, aliases, size, metadata.
@@ -132,6 +136,8 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
         Command::Checkout(a) => checkout::run(&ctx, a, art::CheckoutMode::Exact),
         Command::Download(a) => checkout::run(&ctx, a, art::CheckoutMode::Download),
         Command::Ls(a) => inspect::ls(&ctx, a),
+        Command::Cat(a) => inspect::cat(&ctx, a),
+        Command::Find(a) => inspect::find(&ctx, a),
         Command::Versions(a) => inspect::versions(&ctx, a),
         Command::Show(a) => inspect::show(&ctx, a),
         Command::Diff(a) => inspect::diff(&ctx, a),

@@ -85,6 +85,16 @@ pub enum Error {
         /// The newest this build reads.
         supported: u32,
     },
+    /// A path pattern (`--only`, `art ls REF GLOB`) that does not parse.
+    #[error(
+        "invalid pattern `{glob}`: {reason}; use gitignore syntax, e.g. `*.png` or `images/train/`"
+    )]
+    InvalidGlob {
+        /// The pattern as given.
+        glob: String,
+        /// Why it does not parse.
+        reason: String,
+    },
     /// A size that does not parse.
     #[error("invalid size `{0}`: use a number with an optional unit, e.g. 500MB, 1GB, 1GiB, 1.5G")]
     InvalidSize(String),

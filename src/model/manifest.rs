@@ -7,8 +7,14 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::io::Read;
 
-/// Version of the canonical manifest encoding; readers refuse other values.
+/// Version of the canonical manifest encoding of a version without references; readers
+/// refuse values they do not know.
 pub const MANIFEST_FORMAT: u32 = 1;
+
+/// The manifest format of a version that holds at least one reference entry (a format-1
+/// reader cannot restore it, so it must refuse it); versions without references keep format 1,
+/// and with it their digests.
+pub const MANIFEST_FORMAT_REFERENCES: u32 = 2;
 
 /// A relative, `/`-separated, UTF-8 path that cannot leave the directory it is joined to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -81,6 +87,9 @@ pub enum EntryKind {
     File,
     /// A symbolic link; `digest` is the BLAKE3 of its target text.
     Symlink,
+    /// A file that stays where it is (`uri`), pinned by its content digest, or by `pin`
+    /// (size and mtime) when logged with `--no-checksum`; the store holds no blob for it.
+    Reference,
 }
 
 /// One path of a version.
@@ -100,6 +109,13 @@ pub struct ManifestEntry {
     /// A symlink's target, as stored in the link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// A reference's location (`file:///…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// A reference logged without a checksum: what identifies the object instead
+    /// (`mtime:<ns>`); its `digest` is then the BLAKE3 of `<uri>\n<pin>`, not of the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
 }
 
 impl ManifestEntry {
@@ -113,6 +129,8 @@ impl ManifestEntry {
             digest,
             exec,
             target: None,
+            uri: None,
+            pin: None,
         }
     }
 
@@ -126,7 +144,60 @@ impl ManifestEntry {
             digest: Digest::of(target.as_bytes()),
             exec: false,
             target: Some(target),
+            uri: None,
+            pin: None,
         }
+    }
+
+    /// A reference to the object at `uri`, pinned by its content `digest`.
+    #[must_use]
+    pub fn reference(path: ManifestPath, uri: String, size: u64, digest: Digest) -> Self {
+        ManifestEntry {
+            path,
+            kind: EntryKind::Reference,
+            size,
+            digest,
+            exec: false,
+            target: None,
+            uri: Some(uri),
+            pin: None,
+        }
+    }
+
+    /// A reference to the object at `uri` identified by `pin` instead of a checksum.
+    #[must_use]
+    pub fn pinned_reference(path: ManifestPath, uri: String, size: u64, pin: String) -> Self {
+        let digest = Digest::of(format!("{uri}\n{pin}").as_bytes());
+        ManifestEntry {
+            pin: Some(pin),
+            ..ManifestEntry::reference(path, uri, size, digest)
+        }
+    }
+
+    /// Whether the fields fit the kind: a reference has a `uri` (and no `target`), other
+    /// kinds have neither `uri` nor `pin`, and a pinned reference's digest is its identity's.
+    fn is_well_formed(&self) -> bool {
+        match self.kind {
+            EntryKind::Reference => {
+                self.target.is_none()
+                    && !self.exec
+                    && self.uri.as_ref().is_some_and(|uri| {
+                        self.pin.as_ref().is_none_or(|pin| {
+                            Digest::of(format!("{uri}\n{pin}").as_bytes()) == self.digest
+                        })
+                    })
+            }
+            EntryKind::File | EntryKind::Symlink => self.uri.is_none() && self.pin.is_none(),
+        }
+    }
+}
+
+/// The manifest format of `entries`: [`MANIFEST_FORMAT_REFERENCES`] when one is a reference.
+pub fn format_of<'e>(mut entries: impl Iterator<Item = &'e ManifestEntry>) -> u32 {
+    if entries.any(|e| e.kind == EntryKind::Reference) {
+        MANIFEST_FORMAT_REFERENCES
+    } else {
+        MANIFEST_FORMAT
     }
 }
 
@@ -170,6 +241,13 @@ impl Manifest {
             .map(|i| &self.entries[i])
     }
 
+    /// The manifest of the entries `keep` accepts (a subset of a valid manifest is valid).
+    #[must_use]
+    pub fn retain(mut self, keep: impl FnMut(&ManifestEntry) -> bool) -> Self {
+        self.entries.retain(keep);
+        self
+    }
+
     /// Number of entries.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -193,7 +271,7 @@ impl Manifest {
     #[must_use]
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        CanonicalReader::new(self.entries.iter())
+        CanonicalReader::with_format(self.entries.iter(), self.format())
             .read_to_end(&mut out)
             .expect("encoding to memory cannot fail");
         out
@@ -202,7 +280,25 @@ impl Manifest {
     /// The version digest: BLAKE3 of the canonical bytes, encoded as they are hashed.
     #[must_use]
     pub fn digest(&self) -> Digest {
-        digest_of_entries(self.entries.iter())
+        let mut hasher = blake3::Hasher::new();
+        std::io::copy(
+            &mut CanonicalReader::with_format(self.entries.iter(), self.format()),
+            &mut hasher,
+        )
+        .expect("hashing in memory cannot fail");
+        Digest::from(hasher.finalize())
+    }
+
+    /// The encoding's format number: 2 when the version holds references, else 1.
+    #[must_use]
+    pub fn format(&self) -> u32 {
+        format_of(self.entries.iter())
+    }
+
+    /// Whether any entry is a reference.
+    #[must_use]
+    pub fn has_references(&self) -> bool {
+        self.format() == MANIFEST_FORMAT_REFERENCES
     }
 
     /// Parses canonical bytes, checking every path rule; bytes that are not canonical
@@ -224,10 +320,16 @@ impl Manifest {
         let enc: Encoded =
             serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, reader))
                 .map_err(|e| Error::CorruptManifest(e.to_string()))?;
-        if enc.format != MANIFEST_FORMAT {
+        if enc.format != MANIFEST_FORMAT && enc.format != MANIFEST_FORMAT_REFERENCES {
             return Err(Error::CorruptManifest(format!(
-                "manifest format {} is not supported (this art reads {MANIFEST_FORMAT}); upgrade art",
+                "manifest format {} is not supported (this art reads {MANIFEST_FORMAT} and {MANIFEST_FORMAT_REFERENCES}); upgrade art",
                 enc.format
+            )));
+        }
+        if let Some(e) = enc.entries.iter().find(|e| !e.is_well_formed()) {
+            return Err(Error::CorruptManifest(format!(
+                "entry `{}` has fields that do not fit its kind",
+                e.path
             )));
         }
         if let Some(w) = enc
@@ -296,6 +398,7 @@ where
 /// must come sorted by path, without duplicates.
 pub struct CanonicalReader<I> {
     entries: I,
+    format: u32,
     buf: Vec<u8>,
     pos: usize,
     stage: Stage,
@@ -314,10 +417,16 @@ where
     I: Iterator,
     I::Item: Borrow<ManifestEntry>,
 {
-    /// Encodes `entries`, which must be sorted by path and unique.
+    /// Encodes `entries` (sorted by path, unique, no reference) in format 1.
     pub fn new(entries: I) -> Self {
+        Self::with_format(entries, MANIFEST_FORMAT)
+    }
+
+    /// Encodes `entries` (sorted by path, unique) with the format [`format_of`] gives them.
+    pub fn with_format(entries: I, format: u32) -> Self {
         CanonicalReader {
             entries,
+            format,
             buf: Vec::with_capacity(1 << 16),
             pos: 0,
             stage: Stage::Header,
@@ -332,12 +441,17 @@ where
             match self.stage {
                 Stage::Header => {
                     self.buf.extend_from_slice(
-                        format!("{{\"format\":{MANIFEST_FORMAT},\"entries\":[").as_bytes(),
+                        format!("{{\"format\":{},\"entries\":[", self.format).as_bytes(),
                     );
                     self.stage = Stage::First;
                 }
                 Stage::First | Stage::Rest => {
                     if let Some(e) = self.entries.next() {
+                        debug_assert!(
+                            self.format == MANIFEST_FORMAT_REFERENCES
+                                || e.borrow().kind != EntryKind::Reference,
+                            "a reference needs manifest format 2"
+                        );
                         if self.stage == Stage::Rest {
                             self.buf.push(b',');
                         }
@@ -595,6 +709,40 @@ mod tests {
         }
         assert!(Manifest::new(vec![file("a", b"1"), file("a", b"1")]).is_err());
         assert!(Manifest::new(vec![file("a", b"1"), file("a/b", b"1")]).is_err());
+    }
+
+    #[test]
+    fn references_take_format_2_and_are_checked() {
+        let p = |s: &str| ManifestPath::new(s).unwrap();
+        let only_files = Manifest::new(vec![file("a", b"1")]).unwrap();
+        assert_eq!(only_files.format(), MANIFEST_FORMAT);
+        let m = Manifest::new(vec![
+            file("a", b"1"),
+            ManifestEntry::reference(p("r/x"), "file:///data/x".into(), 3, Digest::of(b"xyz")),
+            ManifestEntry::pinned_reference(p("r/y"), "file:///data/y".into(), 5, "mtime:7".into()),
+        ])
+        .unwrap();
+        assert!(m.has_references());
+        let text = String::from_utf8(m.to_canonical_bytes()).unwrap();
+        assert!(text.starts_with("{\"format\":2,"), "{text}");
+        assert!(
+            text.contains("\"kind\":\"reference\",\"size\":5,")
+                && text.contains("\"uri\":\"file:///data/y\",\"pin\":\"mtime:7\"}"),
+            "{text}"
+        );
+        assert_eq!(Manifest::from_canonical_bytes(text.as_bytes()).unwrap(), m);
+        // A reference under format 1, or format 2 without one, is not canonical.
+        let as_v1 = text.replacen("\"format\":2", "\"format\":1", 1);
+        assert!(Manifest::from_canonical_bytes(as_v1.as_bytes()).is_err());
+        let plain = String::from_utf8(only_files.to_canonical_bytes()).unwrap();
+        let as_v2 = plain.replacen("\"format\":1", "\"format\":2", 1);
+        assert!(Manifest::from_canonical_bytes(as_v2.as_bytes()).is_err());
+        // A pinned reference whose digest is not its identity's, or one without a uri.
+        let forged = text.replacen("mtime:7", "mtime:8", 1);
+        let err = Manifest::from_canonical_bytes(forged.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("do not fit its kind"), "{err}");
+        let no_uri = text.replacen(",\"uri\":\"file:///data/x\"", "", 1);
+        assert!(Manifest::from_canonical_bytes(no_uri.as_bytes()).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod name;
 mod record;
 mod reference;
 mod run;
+mod select;
 mod size;
 mod time;
 
@@ -22,8 +23,8 @@ pub use lineage::{
     Walk, reaches, walk,
 };
 pub use manifest::{
-    CanonicalReader, Change, EntryKind, Listed, MANIFEST_FORMAT, Manifest, ManifestEntry,
-    ManifestPath, diff_entries, digest_of_entries,
+    CanonicalReader, Change, EntryKind, Listed, MANIFEST_FORMAT, MANIFEST_FORMAT_REFERENCES,
+    Manifest, ManifestEntry, ManifestPath, diff_entries, digest_of_entries, format_of,
 };
 pub use merge::{Dropped, Rebased, Renumbered, rebase};
 pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
@@ -36,5 +37,6 @@ pub use run::{
     RunField, RunId, RunSort, RunStatus, best_by_metric, compare_values, lookup, parse_config_pair,
     parse_summary_pair, parse_summary_text, sort_missing_last,
 };
+pub use select::Selection;
 pub use size::{Size, format_size};
 pub use time::{format_time, now_ms, now_ns};

@@ -76,6 +76,14 @@ pub enum Error {
         /// Newest this build knows.
         supported: u32,
     },
+    /// A request for a single object at a URL (an `http(s)://` reference) failed.
+    #[error("cannot read `{url}`: {message}")]
+    Url {
+        /// The object's URL.
+        url: String,
+        /// What the transport or server said.
+        message: String,
+    },
     /// Any other failure of the object store.
     #[error("remote `{remote}` ({url}): {message}")]
     Other {

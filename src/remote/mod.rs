@@ -6,8 +6,10 @@
 //! `art-remote.json` naming the layout format.
 
 mod error;
+mod url;
 
 pub use error::{Error, Result};
+pub use url::{ObjectInfo, UrlObject};
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;

@@ -266,3 +266,83 @@ pub fn succeeded(out: std::process::Output) -> std::process::Output {
     );
     out
 }
+
+/// Objects an [`HttpServer`] serves: path → (ETag, body).
+type Objects = std::sync::Arc<std::sync::Mutex<BTreeMap<String, (String, Vec<u8>)>>>;
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for `http://` references: GET and HEAD of the objects
+/// in its table (with ETag and Content-Length), 404 for anything else, one request per
+/// connection. It lives as long as the test process.
+pub struct HttpServer {
+    addr: std::net::SocketAddr,
+    objects: Objects,
+}
+
+impl HttpServer {
+    /// Binds a free port and serves from a thread.
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let objects = Objects::default();
+        let served = std::sync::Arc::clone(&objects);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                // A client that hangs up mid-request is its own problem.
+                let _ = serve_one(stream, &served);
+            }
+        });
+        HttpServer { addr, objects }
+    }
+
+    /// The URL of `path` (`/x.bin`).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Serves `body` at `path` with `etag`.
+    pub fn put(&self, path: &str, etag: &str, body: &[u8]) {
+        self.objects
+            .lock()
+            .expect("objects")
+            .insert(path.to_owned(), (etag.to_owned(), body.to_vec()));
+    }
+
+    /// Stops serving `path` (404 from now on).
+    pub fn remove(&self, path: &str) {
+        self.objects.lock().expect("objects").remove(path);
+    }
+}
+
+fn serve_one(stream: std::net::TcpStream, objects: &Objects) -> std::io::Result<()> {
+    use std::io::{BufRead, Write};
+    let mut reader = std::io::BufReader::new(stream.try_clone()?);
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let mut parts = first.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let found = objects.lock().expect("objects").get(path).cloned();
+    let mut out = stream;
+    match found {
+        Some((etag, body)) => {
+            write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"{etag}\"\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            if method == "GET" {
+                out.write_all(&body)?;
+            }
+        }
+        None => write!(
+            out,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?,
+    }
+    out.flush()
+}
