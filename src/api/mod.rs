@@ -11,6 +11,7 @@ mod meta;
 mod query;
 mod records;
 mod remote;
+mod repair;
 mod run;
 mod verify;
 
@@ -24,11 +25,12 @@ pub use meta::{AliasOutcome, MetaOptions};
 pub use query::{ArtifactSummary, DiffOutcome, DiffTarget, FileInfo, VersionInfo};
 pub use records::RebuildOutcome;
 pub use remote::{PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
+pub use repair::RepairOutcome;
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,
     UseOutcome,
 };
-pub use verify::{FsckOutcome, VerifyOutcome};
+pub use verify::{AffectedFile, FsckOutcome, VerifyOutcome};
 
 use crate::error::{Error, Result};
 use crate::index::version_queries as vq;

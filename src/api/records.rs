@@ -161,6 +161,7 @@ pub(crate) fn append_pulled(
     if !write_create_only(dir, &path, &batch.encode())? {
         return Err(Error::LogConflict(path));
     }
+    crate::failpoint::hit("pull.after-append").map_err(io("write", &path))?;
     Ok(())
 }
 
@@ -211,11 +212,30 @@ pub(crate) fn append(dir: &Path, tx: &Connection, time: i64, entries: Vec<Entry>
     let batch = Batch::new(new_ulid(time), time, entries);
     apply(dir, tx, seq, &batch, None)?;
     let path = batch_path(dir, seq);
+    crate::failpoint::hit("record.before-append").map_err(io("write", &path))?;
     if !write_create_only(dir, &path, &batch.encode())? {
         // Writers hold the index's write lock and catch up first, so the number is free.
         return Err(Error::LogConflict(path));
     }
+    crate::failpoint::hit("record.after-append").map_err(io("write", &path))?;
     Ok(())
+}
+
+/// [`append`] for a command that wrote `packs`: once the batch naming them is in the log they
+/// stay, even when a step after its write fails (the next open applies the batch).
+pub(crate) fn append_with_packs(
+    dir: &Path,
+    tx: &Connection,
+    time: i64,
+    entries: Vec<Entry>,
+    packs: crate::store::NewPacks,
+) -> Result<()> {
+    let before = recq::applied_seq(tx)?;
+    let result = append(dir, tx, time, entries);
+    if result.is_ok() || batch_path(dir, before + 1).exists() {
+        packs.keep();
+    }
+    result
 }
 
 /// What a replay (rather than a command) carries: notes instead of errors for packs that
@@ -475,7 +495,8 @@ fn index_packs(
 fn pack_states(dir: &Path, conn: &Connection) -> Result<Vec<PackState>> {
     let mut out = Vec::new();
     let mut rows = bq::all_packs(conn)?;
-    rows.sort_by_key(|p| p.id);
+    // Row ids are local (a pull or a rebuild may number the same packs differently).
+    rows.sort_by_key(|p| p.hash);
     for p in rows {
         let path = pack_path(dir, &p.hash);
         if !path.exists() {

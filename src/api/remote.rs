@@ -320,6 +320,8 @@ impl Store {
         let uploaded = remote.upload_files(&files, &|n| progress.advance(n), &self.interrupt);
         self.progress.finish();
         uploaded?;
+        crate::failpoint::hit("push.after-packs")
+            .map_err(crate::error::io("push to", self.dir.clone()))?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -345,6 +347,8 @@ impl Store {
                 }
                 next += 1;
                 batches += 1;
+                crate::failpoint::hit("push.between-batches")
+                    .map_err(crate::error::io("push to", self.dir.clone()))?;
             }
         }
         Ok(PushOutcome {
@@ -450,6 +454,7 @@ impl Store {
             versions: 0,
             problems,
             notes,
+            affected: Vec::new(),
         })
     }
 
@@ -521,6 +526,8 @@ impl Store {
             let tx = super::records::begin(&mut self.conn, &self.dir)?;
             super::records::append_pulled(&self.dir, &tx, batch, (&name, &spec))?;
             tx.commit().map_err(crate::index::Error::from)?;
+            crate::failpoint::hit("pull.between-batches")
+                .map_err(crate::error::io("pull into", self.dir.clone()))?;
             outcome.batches += 1;
             for entry in &batch.entries {
                 match entry {
