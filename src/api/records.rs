@@ -371,7 +371,8 @@ fn apply(
                 let remotes = replay
                     .as_deref_mut()
                     .map(|r| (&mut r.remotes, &mut r.notes));
-                let problems = index_packs(dir, conn, packs, batch.time, remotes)?;
+                let problems =
+                    index_packs(dir, conn, packs, &Forgotten::new(), batch.time, remotes)?;
                 match (replay.as_deref_mut(), problems.into_iter().next()) {
                     (_, None) => {}
                     (Some(r), Some(first)) if !r.strict => r.notes.push(first),
@@ -412,10 +413,14 @@ fn forget_dependents(conn: &Connection) -> Result<()> {
 /// A pack that is not local (a later gc deleted it, or `gc --max` evicted it) is known as
 /// `evicted` without blobs, or, in a rebuild, read from a remote that holds it. Returns the
 /// packs that could not be read.
+/// Per pack, the blobs of its trailer the index must not hold (a checkpoint's record).
+type Forgotten = std::collections::HashMap<Digest, HashSet<Digest>>;
+
 fn index_packs(
     dir: &Path,
     conn: &Connection,
     hashes: &[Digest],
+    forgotten: &Forgotten,
     time: i64,
     mut remotes: Option<(&mut Option<RemotePacks>, &mut Vec<String>)>,
 ) -> Result<Vec<String>> {
@@ -442,7 +447,10 @@ fn index_packs(
                 }
             }
             match found {
-                Some((remote, (pack, lists))) => {
+                Some((remote, (mut pack, lists))) => {
+                    if let Some(f) = forgotten.get(hash) {
+                        pack.entries.retain(|e| !f.contains(&e.hash));
+                    }
                     bq::insert_packs(conn, std::slice::from_ref(&pack), time)?;
                     for (file, list) in lists {
                         bq::insert_chunk_list(conn, &file, &list)?;
@@ -457,7 +465,12 @@ fn index_packs(
             continue;
         }
         match PackFile::at(&path).and_then(|f| Ok((f.read_trailer()?, f))) {
-            Ok(((entries, checksum), file)) if checksum == *hash => {
+            Ok(((mut entries, checksum), file)) if checksum == *hash => {
+                // Left out before the insert, not deleted after it: the same blob may be in
+                // two packs (two commands wrote it at once), and only this pack forgot it.
+                if let Some(f) = forgotten.get(hash) {
+                    entries.retain(|e| !f.contains(&e.hash));
+                }
                 packs.push(PackOutcome {
                     hash: *hash,
                     size: file.len(),
@@ -529,17 +542,21 @@ fn pack_states(dir: &Path, conn: &Connection) -> Result<Vec<PackState>> {
 fn load_checkpoint(dir: &Path, conn: &Connection, cp: &Checkpoint, r: &mut Replay) -> Result<()> {
     recq::load_checkpoint(conn, cp)?;
     let hashes: Vec<Digest> = cp.packs.iter().map(|p| p.hash).collect();
+    let forgotten: Forgotten = cp
+        .packs
+        .iter()
+        .filter(|p| !p.forgotten.is_empty())
+        .map(|p| (p.hash, p.forgotten.iter().copied().collect()))
+        .collect();
     let problems = index_packs(
         dir,
         conn,
         &hashes,
+        &forgotten,
         cp.time,
         Some((&mut r.remotes, &mut r.notes)),
     )?;
     r.notes.extend(problems);
-    for p in &cp.packs {
-        bq::delete_blobs(conn, &p.forgotten)?;
-    }
     bq::forget_orphan_chunk_lists(conn)?;
     Ok(())
 }

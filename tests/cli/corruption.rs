@@ -192,7 +192,11 @@ fn corruption_without_a_remote_copy_is_reported_not_hidden() {
     let (env, trees) = store();
     let pack = packs(&env).pop().expect("a pack");
     std::fs::remove_file(&pack).expect("delete");
-    let out = env.art().args(["fsck", "--repair"]).output().expect("run art");
+    let out = env
+        .art()
+        .args(["fsck", "--repair"])
+        .output()
+        .expect("run art");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("no remote holds an intact copy"), "{text}");

@@ -91,10 +91,12 @@ fn timed(env: &Env, args: &[&str]) -> Duration {
     started.elapsed()
 }
 
-/// A random delay over the measured run, start-up included.
-fn delay(rng: &mut Rng, full: Duration) -> Duration {
-    let micros = u64::try_from(full.as_micros()).unwrap_or(u64::MAX);
-    Duration::from_micros(rng.below(micros))
+/// A random delay between start-up and 90% of the measured run: the window in which the
+/// command does its work (a run may be a little faster than the measured one).
+fn delay(rng: &mut Rng, full: Duration, startup: Duration) -> Duration {
+    let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let end = micros(full.mul_f64(0.9)).max(micros(startup) + 1);
+    Duration::from_micros(micros(startup) + rng.below(end - micros(startup)))
 }
 
 fn fsck_clean(env: &Env, read_data: bool, when: &str) {
@@ -162,7 +164,7 @@ fn kills_during_log() {
     let mut rng = Rng(0x5eed_1065);
     let mut report = Report::new("kill -9: log (24 MiB, all files new)");
     let mut full = Duration::ZERO;
-    for t in 1..=TRIALS {
+    for t in 1..=TRIALS + 1 {
         gens.iter_mut().for_each(|g| *g = t as u64);
         write_files(&env, "d", BIG, &gens);
         trees.push(hashes(env.read_tree("d")));
@@ -172,7 +174,7 @@ fn kills_during_log() {
             continue;
         }
         let before = version_count(&env);
-        let d = delay(&mut rng, full);
+        let d = delay(&mut rng, full, startup);
         let k = kill_after(&env, &["log", "m", "d", "-q"], d, startup);
         report.trial(k.mid);
         let when = format!("log killed after {d:?} of {full:?} (trial {t})");
@@ -217,13 +219,13 @@ fn kills_during_checkout() {
     let mut rng = Rng(0xc4ec_0u64);
     let mut report = Report::new("kill -9: checkout (24 MiB, every file differs)");
     let mut temps = 0;
-    for t in 1..=TRIALS {
+    for t in 1..=TRIALS + 1 {
         let (target, want) = if t % 2 == 0 {
             ("m:v1", &v1)
         } else {
             ("m:v0", &v0)
         };
-        let d = delay(&mut rng, full);
+        let d = delay(&mut rng, full, startup);
         let k = kill_after(&env, &["checkout", target, "out", "-q"], d, startup);
         report.trial(k.mid);
         let when = format!("checkout {target} killed after {d:?} of {full:?} (trial {t})");
@@ -269,7 +271,7 @@ fn kills_during_gc_repack() {
     let mut report = Report::new("kill -9: gc --grace 0s repacking (16 MiB, half dead)");
     let mut full = Duration::ZERO;
     let mut tree;
-    for t in 1..=TRIALS {
+    for t in 1..=TRIALS + 1 {
         // Half the files change: most packs then hold dead blobs beside live ones.
         for (i, g) in gens.iter_mut().enumerate() {
             if (i + t) % 2 == 0 {
@@ -279,14 +281,13 @@ fn kills_during_gc_repack() {
         write_files(&env, "d", SIZE, &gens);
         env.ok(&["log", "m", "d", "-q"]);
         tree = hashes(env.read_tree("d"));
-        let n = version_count(&env);
-        env.ok(&["rm", &format!("m:v{}", n - 2), "-q"]);
+        env.ok(&["rm", &format!("m:v{}", t - 1), "-q"]);
         let args = ["gc", "--grace", "0s", "-q"];
         if t == 1 {
             full = timed(&env, &args);
             continue;
         }
-        let d = delay(&mut rng, full);
+        let d = delay(&mut rng, full, startup);
         let k = kill_after(&env, &args, d, startup);
         report.trial(k.mid);
         let when = format!("gc killed after {d:?} of {full:?} (trial {t})");
@@ -314,7 +315,7 @@ fn kills_during_push() {
     let mut report = Report::new("kill -9: push (16 MiB of new packs per trial)");
     let mut full = Duration::ZERO;
     let mut trees = vec![hashes(env.read_tree("d"))];
-    for t in 1..=TRIALS {
+    for t in 1..=TRIALS + 1 {
         gens.iter_mut().for_each(|g| *g = t as u64);
         write_files(&env, "d", BIG, &gens);
         env.ok(&["log", "m", "d", "-q"]);
@@ -323,7 +324,7 @@ fn kills_during_push() {
             full = timed(&env, &["push", "-q"]);
             continue;
         }
-        let d = delay(&mut rng, full);
+        let d = delay(&mut rng, full, startup);
         let k = kill_after(&env, &["push", "-q"], d, startup);
         report.trial(k.mid);
         let when = format!("push killed after {d:?} of {full:?} (trial {t})");
@@ -373,7 +374,7 @@ fn kills_during_pull() {
     let mut report = Report::new("kill -9: pull (12 batches per trial)");
     let mut full = Duration::ZERO;
     let mut files = 0;
-    for t in 1..=TRIALS {
+    for t in 1..=TRIALS + 1 {
         // Many small batches: versions, aliases, metadata, a run.
         for j in 0..4 {
             files += 1;
@@ -387,7 +388,7 @@ fn kills_during_pull() {
             full = timed(&b, &["pull", "-q"]);
             continue;
         }
-        let d = delay(&mut rng, full);
+        let d = delay(&mut rng, full, startup);
         let k = kill_after(&b, &["pull", "-q"], d, startup);
         report.trial(k.mid);
         let when = format!("pull killed after {d:?} of {full:?} (trial {t})");

@@ -1,7 +1,7 @@
 //! Shared by the reliability suite (faults, kills, corruption, concurrency): per-file hashes
 //! and the trial counts each scenario reports. With `ART_RELIABILITY_REPORT=FILE` set (as
 //! `scripts/reliability.sh` does), each scenario appends one line to FILE:
-//! `scenario<TAB>trials<TAB>kills landed mid-operation<TAB>result`.
+//! `scenario<TAB>trials<TAB>kills landed mid-operation<TAB>result<TAB>seconds`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -19,6 +19,7 @@ pub struct Report {
     trials: u64,
     landed: u64,
     extra: Vec<String>,
+    started: std::time::Instant,
 }
 
 impl Report {
@@ -28,6 +29,7 @@ impl Report {
             trials: 0,
             landed: 0,
             extra: Vec::new(),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -54,8 +56,12 @@ impl Report {
             result.push_str(e);
         }
         let line = format!(
-            "{}\t{}\t{}\t{}\n",
-            self.scenario, self.trials, self.landed, result
+            "{}\t{}\t{}\t{}\t{:.0}\n",
+            self.scenario,
+            self.trials,
+            self.landed,
+            result,
+            self.started.elapsed().as_secs_f64()
         );
         eprint!("reliability: {line}");
         if let Some(path) = std::env::var_os("ART_RELIABILITY_REPORT") {
