@@ -371,12 +371,12 @@ fn kills_during_pull() {
     b.ok(&["clone", &url, ".", "-q"]);
     let startup = startup(&b);
     let mut rng = Rng(0x9011);
-    let mut report = Report::new("kill -9: pull (12 batches per trial)");
+    let mut report = Report::new("kill -9: pull (6 batches per trial)");
     let mut full = Duration::ZERO;
     let mut files = 0;
     for t in 1..=TRIALS + 1 {
         // Many small batches: versions, aliases, metadata, a run.
-        for j in 0..4 {
+        for j in 0..2 {
             files += 1;
             a.write(&format!("d/f{files}.txt"), format!("{t} {j}\n"));
             a.ok(&["log", "m", "d", "-q"]);

@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod fsck;
 mod gc;
+mod hostile;
 mod inspect;
 mod kills;
 mod large;
