@@ -23,9 +23,8 @@ pub struct RepairOutcome {
 
 /// Why the local copy of a pack cannot be trusted, or `None` when it can.
 fn local_damage(dir: &std::path::Path, hash: &Digest, size: u64) -> Option<String> {
-    let pack = match PackFile::at(&pack_path(dir, hash)) {
-        Ok(p) => p,
-        Err(_) => return Some("missing".into()),
+    let Ok(pack) = PackFile::at(&pack_path(dir, hash)) else {
+        return Some("missing".into());
     };
     if pack.len() != size {
         return Some(format!("{} bytes instead of {size}", pack.len()));

@@ -63,13 +63,12 @@ fn store_dir(ctx: &Ctx) -> anyhow::Result<PathBuf> {
 fn repair(ctx: &Ctx) -> anyhow::Result<u8> {
     let dir = store_dir(ctx)?;
     let mut rebuilt = false;
-    let store = match ctx.open_store() {
-        Ok(s) => s,
-        Err(_) => {
-            art::Store::rebuild_index(&dir)?;
-            rebuilt = true;
-            ctx.open_store()?
-        }
+    let store = if let Ok(s) = ctx.open_store() {
+        s
+    } else {
+        art::Store::rebuild_index(&dir)?;
+        rebuilt = true;
+        ctx.open_store()?
     };
     let repaired = store.repair_packs()?;
     let store = if store.index_needs_rebuild()? {

@@ -109,7 +109,7 @@ proptest! {
             Just("/etc/passwd".to_owned()),
             Just(".artifacts/config.toml".to_owned()),
             Just("a//b".to_owned()),
-            Just("".to_owned()),
+            Just(String::new()),
             Just("./a".to_owned()),
             "[a-z./]{0,12}",
         ],

@@ -165,7 +165,7 @@ fn kills_during_log() {
     let mut report = Report::new("kill -9: log (24 MiB, all files new)");
     let mut full = Duration::ZERO;
     for t in 1..=TRIALS + 1 {
-        gens.iter_mut().for_each(|g| *g = t as u64);
+        gens.fill(t as u64);
         write_files(&env, "d", BIG, &gens);
         trees.push(hashes(env.read_tree("d")));
         if t == 1 {
@@ -207,16 +207,16 @@ fn kills_during_log() {
 #[test]
 fn kills_during_checkout() {
     let env = Env::init();
-    write_files(&env, "d", BIG, &vec![0; FILES]);
+    write_files(&env, "d", BIG, &[0; FILES]);
     env.ok(&["log", "m", "d", "-q"]);
     let v0 = hashes(env.read_tree("d"));
-    write_files(&env, "d", BIG, &vec![1; FILES]);
+    write_files(&env, "d", BIG, &[1; FILES]);
     env.ok(&["log", "m", "d", "-q"]);
     let v1 = hashes(env.read_tree("d"));
     env.ok(&["checkout", "m:v0", "out", "-q"]);
     let full = timed(&env, &["checkout", "m:v1", "out", "-q"]);
     let startup = startup(&env);
-    let mut rng = Rng(0xc4ec_0u64);
+    let mut rng = Rng(0x000c_4ec0_u64);
     let mut report = Report::new("kill -9: checkout (24 MiB, every file differs)");
     let mut temps = 0;
     for t in 1..=TRIALS + 1 {
@@ -316,7 +316,7 @@ fn kills_during_push() {
     let mut full = Duration::ZERO;
     let mut trees = vec![hashes(env.read_tree("d"))];
     for t in 1..=TRIALS + 1 {
-        gens.iter_mut().for_each(|g| *g = t as u64);
+        gens.fill(t as u64);
         write_files(&env, "d", BIG, &gens);
         env.ok(&["log", "m", "d", "-q"]);
         trees.push(hashes(env.read_tree("d")));
