@@ -18,6 +18,7 @@ mod kills;
 mod large;
 mod lineage;
 mod log;
+mod permissions;
 mod props;
 mod records;
 mod reliability;
