@@ -42,7 +42,9 @@ const ROUNDS: u64 = 8;
 struct Seen {
     committed: BTreeMap<String, BTreeMap<String, String>>,
     stderr: Vec<(Vec<String>, String)>,
-    failures: u64,
+    /// Commands that failed: their first word and the first line of their message.
+    failures: BTreeSet<String>,
+    failed: u64,
 }
 
 fn run(env: Tree<'_>, args: &[&str], seen: &Mutex<Seen>) -> Option<serde_json::Value> {
@@ -51,12 +53,16 @@ fn run(env: Tree<'_>, args: &[&str], seen: &Mutex<Seen>) -> Option<serde_json::V
     let out = env.art().args(&full).output().expect("run art");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let mut s = seen.lock().expect("lock");
-    s.stderr
-        .push((args.iter().map(|a| (*a).to_owned()).collect(), stderr));
+    s.stderr.push((
+        args.iter().map(|a| (*a).to_owned()).collect(),
+        stderr.clone(),
+    ));
     if out.status.success() {
         serde_json::from_slice(&out.stdout).ok()
     } else {
-        s.failures += 1;
+        s.failed += 1;
+        let first = stderr.lines().next().unwrap_or_default().to_owned();
+        s.failures.insert(format!("{}: {first}", args[0]));
         None
     }
 }
@@ -95,6 +101,9 @@ fn log_tree(env: Tree<'_>, w: u64, round: u64, name: &str, dir: &str, seen: &Mut
 
 #[test]
 fn concurrency_four_processes_on_one_store() {
+    let mut report = Report::new(
+        "concurrency: 4 processes x 8 rounds (log same/other artifact, checkout, alias, prune, gc)",
+    );
     let env = Env::init();
     env.write("scratch/x.txt", "x");
     env.ok(&["log", "scratch", "scratch", "-q"]);
@@ -198,16 +207,88 @@ fn concurrency_four_processes_on_one_store() {
     let fsck = env.json(&["fsck", "--read-data"]);
     assert_eq!(fsck["problems"], serde_json::json!([]), "{fsck:#}");
 
-    let mut report = Report::new(
-        "concurrency: 4 processes x 8 rounds (log same/other artifact, checkout, alias, prune, gc)",
-    );
     for _ in 0..seen.stderr.len() {
         report.trial(false);
     }
     report.note(format!(
-        "{} versions reported, all restore; {} commands refused cleanly",
+        "{} versions reported, all restore; {} commands refused cleanly ({:?})",
         seen.committed.len(),
+        seen.failed,
         seen.failures
+    ));
+    report.finish();
+}
+
+/// Two stores cloned from one remote log different versions and push at the same moment:
+/// the log entry numbers are create-only, so exactly one push lands, the other is refused
+/// with "pull first" (exit 3), the remote stays sound, and both stores keep their versions.
+#[test]
+fn concurrency_two_stores_push_to_one_remote() {
+    const ROUNDS: u64 = 10;
+    let mut report = Report::new("concurrency: 2 stores pushing to one remote at once");
+    let mut wins = [0u64; 2];
+    for round in 0..ROUNDS {
+        let origin = Env::init();
+        origin.write("d/base.txt", "base\n");
+        origin.ok(&["remote", "add", "origin", "remote"]);
+        origin.ok(&["log", "m", "d", "-q"]);
+        origin.ok(&["push", "-q"]);
+        let url = origin.path("remote").to_string_lossy().into_owned();
+        let stores: Vec<Env> = (0..2)
+            .map(|i| {
+                let s = Env::new();
+                s.ok(&["clone", &url, ".", "-q"]);
+                s.write("d/base.txt", "base\n");
+                s.write("d/own.bin", noise(600_000, round * 10 + i));
+                s.ok(&["log", "m", "d", "-q"]);
+                s
+            })
+            .collect();
+        let roots: Vec<PathBuf> = stores.iter().map(|s| s.root().to_path_buf()).collect();
+        let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
+            let handles: Vec<_> = roots
+                .iter()
+                .map(|r| {
+                    let t = Tree(r);
+                    scope.spawn(move || t.art().args(["push"]).output().expect("push"))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("join"))
+                .collect()
+        });
+        let ok: Vec<bool> = outs.iter().map(|o| o.status.success()).collect();
+        assert!(
+            ok[0] ^ ok[1],
+            "round {round}: exactly one push lands: {outs:?}"
+        );
+        let (winner, loser) = if ok[0] { (0, 1) } else { (1, 0) };
+        wins[winner] += 1;
+        let err = String::from_utf8_lossy(&outs[loser].stderr);
+        assert_eq!(outs[loser].status.code(), Some(3), "round {round}: {err}");
+        assert!(err.contains("pull"), "round {round}: {err}");
+        assert!(!err.contains("database is locked"), "{err}");
+        let remote = stores[winner].json(&["fsck", "--remote", "origin", "--read-data"]);
+        assert_eq!(
+            remote["problems"],
+            serde_json::json!([]),
+            "round {round}: {remote}"
+        );
+        let fresh = Env::new();
+        fresh.ok(&["clone", &url, ".", "-q"]);
+        fresh.ok(&["checkout", "m:v1", "check", "-q"]);
+        assert_eq!(fresh.read_tree("check"), stores[winner].read_tree("d"));
+        for s in &stores {
+            s.ok(&["checkout", "m:v1", "check", "-q"]);
+            assert_eq!(s.read_tree("check"), s.read_tree("d"), "round {round}");
+            assert_eq!(s.json(&["fsck"])["problems"], serde_json::json!([]));
+        }
+        report.trial(false);
+    }
+    report.note(format!(
+        "one push landed each round (store 1 won {}, store 2 won {}), the other was refused with `pull` first",
+        wins[0], wins[1]
     ));
     report.finish();
 }
