@@ -367,7 +367,7 @@ impl Store {
                 && let Some(l) = damage.hit(source.locations())
             {
                 problems.push(format!(
-                    "{label}: the manifest is damaged: it needs blob `{}` of pack `{}`",
+                    "{label}: manifest: damaged, it needs blob `{}` of pack `{}`",
                     l.entry.hash.short(16),
                     l.pack_hash.short(16)
                 ));

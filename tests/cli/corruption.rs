@@ -123,7 +123,7 @@ fn damage_and_repair(
                 .expect("n");
             let path = a["path"].as_str().expect("path");
             let expected = if path.is_empty() {
-                format!("m:v{v}: the manifest is damaged")
+                format!("m:v{v}: manifest: damaged")
             } else {
                 assert!(trees[v].contains_key(path), "{when}: {a}");
                 format!("m:v{v}: `{path}` is damaged")
