@@ -13,7 +13,8 @@ ART_RELIABILITY_REPORT="$report" cargo test --locked --test cli -- \
   echo
   echo "Written by \`bash scripts/reliability.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores, debug build"
   echo "as in \`cargo test\`); every row passed. A kill lands mid-operation when it ends the command"
-  echo "after its start-up (the time \`art ls\` takes on the same store) and before it finished."
+  echo "after its start-up (the time \`art ls\` takes on the same store) and before it finished;"
+  echo "for failpoints, the trials whose action was a SIGKILL at the failpoint."
   echo "After every trial: \`art fsck\` clean (it compares the index with a replay of the log),"
   echo "versions committed before restore byte for byte, and the command runs again to completion;"
   echo "see README.md, \"Reliability suite\"."
