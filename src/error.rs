@@ -46,6 +46,24 @@ pub enum Error {
         /// Newest this build reads.
         supported: u32,
     },
+    /// The store directory belongs to another user: its content could have been planted.
+    #[error("store `{}` belongs to user {owner}, not to you (uid {me}); run art as its owner, or take it over with `chown -R {me} {}`", path.display(), path.display())]
+    ForeignOwner {
+        /// The store directory.
+        path: PathBuf,
+        /// The uid owning it.
+        owner: u32,
+        /// The effective uid of this process.
+        me: u32,
+    },
+    /// The store cannot be written (a read-only mount or missing permissions).
+    #[error("store `{}` is not writable ({source}); art writes its lock and index even to read: mount it read-write or copy it", path.display())]
+    ReadOnly {
+        /// The store directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// config.toml does not parse.
     #[error("cannot read `{}`: {message}", path.display())]
     Config {
@@ -394,7 +412,8 @@ impl Error {
             | Error::Linked { .. }
             | Error::RemoteHoldsEvicted { .. }
             | Error::PushNeedsPull { .. }
-            | Error::Model(crate::model::Error::MergeConflict(_)) => ErrorKind::Refused,
+            | Error::Model(crate::model::Error::MergeConflict(_))
+            | Error::ForeignOwner { .. } => ErrorKind::Refused,
             Error::InFile { source, .. } => source.kind(),
             _ => ErrorKind::Failure,
         }

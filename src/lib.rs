@@ -28,6 +28,7 @@
 
 mod api;
 mod error;
+mod failpoint;
 pub mod gc;
 pub mod index;
 pub mod model;
@@ -38,10 +39,10 @@ pub mod worktree;
 
 pub use api::find_store_dir;
 pub use api::{
-    AliasOutcome, ArtifactSummary, CatOutcome, CheckoutMode, CheckoutOptions, CheckoutOutcome,
-    Config, DiffOutcome, DiffTarget, FileInfo, FindTarget, FoundFile, FsckOutcome, InitOutcome,
-    LogOptions, LogOutcome, MetaOptions, NoProgress, Progress, RebuildOutcome, Store,
-    VerifyOutcome, VersionInfo,
+    AffectedFile, AliasOutcome, ArtifactSummary, CatOutcome, CheckoutMode, CheckoutOptions,
+    CheckoutOutcome, Config, DiffOutcome, DiffTarget, FileInfo, FindTarget, FoundFile, FsckOutcome,
+    InitOutcome, LogOptions, LogOutcome, MetaOptions, NoProgress, Progress, RebuildOutcome,
+    RepairOutcome, Store, VerifyOutcome, VersionInfo,
 };
 pub use api::{
     BestRunOptions, BestRunOutcome, FinishOptions, LineageOptions, RunInfo, RunOptions,

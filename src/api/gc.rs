@@ -368,6 +368,7 @@ impl Store {
                 let raw = file.read_blob(entry)?;
                 packer.add_raw(entry.hash, entry.kind, &raw, self.config.compression.level)?;
             }
+            crate::failpoint::hit("gc.repack").map_err(crate::error::io("repack", file.path()))?;
         }
         let new_packs = packer.finish()?;
 
@@ -415,10 +416,10 @@ impl Store {
         }
         // Applying them forgets the packs and blobs, the chunk lists of dead content and the
         // stat cache rows vouching for it (`log` trusts those without a lookup).
-        super::records::append(&self.dir, &tx, now, entries)?;
         // The log names the new packs now: they stay even if the commit fails.
-        new_packs.keep();
+        super::records::append_with_packs(&self.dir, &tx, now, entries, new_packs)?;
         tx.commit().map_err(crate::index::Error::from)?;
+        crate::failpoint::hit("gc.after-commit").map_err(crate::error::io("commit", &self.dir))?;
 
         // 3. Only now remove files; a crash here leaves unreferenced packs for the next gc.
         for (p, fate) in packs.iter().zip(&fates) {
@@ -438,6 +439,8 @@ impl Store {
         outcome.freed = size_before.saturating_sub(size_after) + outcome.debris_bytes;
         // Replay of the log starts from the newest checkpoint, so it stays bounded by what
         // changed since the last gc.
+        crate::failpoint::hit("gc.before-checkpoint")
+            .map_err(crate::error::io("write a checkpoint in", &self.dir))?;
         self.write_checkpoint(changed)?;
         Ok(outcome)
     }

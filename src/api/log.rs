@@ -577,11 +577,10 @@ impl Store {
                 alias: alias.to_string(),
             });
         }
-        super::records::append(&self.dir, &tx, now, entries)?;
         // The log names the packs now: they must stay even if the commit fails (the next
         // open applies the batch).
         let stored_bytes = packs.bytes();
-        packs.keep();
+        super::records::append_with_packs(&self.dir, &tx, now, entries, packs)?;
         let artifact = vq::try_artifact(&tx, opts.name.as_str())?.ok_or_else(|| {
             crate::index::Error::Corrupt(format!("artifact `{}` vanished", opts.name))
         })?;
@@ -590,6 +589,7 @@ impl Store {
             .remove(&version_id)
             .unwrap_or_default();
         tx.commit().map_err(crate::index::Error::from)?;
+        crate::failpoint::hit("log.after-commit").map_err(crate::error::io("commit", &self.dir))?;
 
         Ok(LogOutcome {
             reference: format!("{}:v{idx}", artifact.name),

@@ -10,9 +10,10 @@ mod log;
 mod meta;
 mod query;
 mod records;
-mod registry;
 mod reference;
+mod registry;
 mod remote;
+mod repair;
 mod run;
 mod verify;
 
@@ -31,11 +32,12 @@ pub use query::{
 pub use records::RebuildOutcome;
 pub use registry::{LinkOutcome, TagOutcome};
 pub use remote::{FetchOutcome, PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
+pub use repair::RepairOutcome;
 pub use run::{
     BestRunOptions, BestRunOutcome, FinishOptions, RunInfo, RunOptions, RunsOptions, UseOptions,
     UseOutcome,
 };
-pub use verify::{FsckOutcome, VerifyOutcome};
+pub use verify::{AffectedFile, FsckOutcome, VerifyOutcome};
 
 use crate::error::{Error, Result};
 use crate::index::version_queries as vq;
@@ -284,14 +286,43 @@ pub(crate) fn store_dir_at(path: &Path) -> Result<PathBuf> {
 
 /// Opens `.artifacts/lock` and takes a shared lock on it: every command holds one while it
 /// works, so gc's exclusive lock waits until no command is reading or committing.
+/// Refuses a store owned by another user, as git refuses a repository of "dubious
+/// ownership": its packs, log and config could have been planted. The effective uid is the
+/// owner of `/proc/self` (std has no geteuid); without `/proc` the check is skipped.
+fn check_owner(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(me), Ok(store)) = (std::fs::metadata("/proc/self"), std::fs::metadata(dir)) else {
+        return Ok(());
+    };
+    if store.uid() != me.uid() {
+        return Err(Error::ForeignOwner {
+            path: dir.to_owned(),
+            owner: store.uid(),
+            me: me.uid(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
+    check_owner(dir)?;
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(crate::error::io("open lock file", &path))?;
+        .map_err(|source| match source.raw_os_error() {
+            Some(libc::EROFS | libc::EACCES | libc::EPERM) => Error::ReadOnly {
+                path: dir.to_owned(),
+                source,
+            },
+            _ => Error::Io {
+                action: "open lock file",
+                path: path.clone(),
+                source,
+            },
+        })?;
     file.lock_shared()
         .map_err(crate::error::io("lock", &path))?;
     Ok(file)

@@ -170,6 +170,7 @@ pub(crate) fn append_pulled(
     if !write_create_only(dir, &path, &batch.encode())? {
         return Err(Error::LogConflict(path));
     }
+    crate::failpoint::hit("pull.after-append").map_err(io("write", &path))?;
     Ok(())
 }
 
@@ -299,11 +300,30 @@ pub(crate) fn append(dir: &Path, tx: &Connection, time: i64, entries: Vec<Entry>
     let batch = Batch::new(new_ulid(time), time, entries);
     apply(dir, tx, seq, &batch, None)?;
     let path = batch_path(dir, seq);
+    crate::failpoint::hit("record.before-append").map_err(io("write", &path))?;
     if !write_create_only(dir, &path, &batch.encode())? {
         // Writers hold the index's write lock and catch up first, so the number is free.
         return Err(Error::LogConflict(path));
     }
+    crate::failpoint::hit("record.after-append").map_err(io("write", &path))?;
     Ok(())
+}
+
+/// [`append`] for a command that wrote `packs`: once the batch naming them is in the log they
+/// stay, even when a step after its write fails (the next open applies the batch).
+pub(crate) fn append_with_packs(
+    dir: &Path,
+    tx: &Connection,
+    time: i64,
+    entries: Vec<Entry>,
+    packs: crate::store::NewPacks,
+) -> Result<()> {
+    let before = recq::applied_seq(tx)?;
+    let result = append(dir, tx, time, entries);
+    if result.is_ok() || batch_path(dir, before + 1).exists() {
+        packs.keep();
+    }
+    result
 }
 
 /// What a replay (rather than a command) carries: notes instead of errors for packs that
@@ -439,7 +459,8 @@ fn apply(
                 let remotes = replay
                     .as_deref_mut()
                     .map(|r| (&mut r.remotes, &mut r.notes));
-                let problems = index_packs(dir, conn, packs, batch.time, remotes)?;
+                let problems =
+                    index_packs(dir, conn, packs, &Forgotten::new(), batch.time, remotes)?;
                 match (replay.as_deref_mut(), problems.into_iter().next()) {
                     (_, None) => {}
                     (Some(r), Some(first)) if !r.strict => r.notes.push(first),
@@ -480,10 +501,14 @@ fn forget_dependents(conn: &Connection) -> Result<()> {
 /// A pack that is not local (a later gc deleted it, or `gc --max` evicted it) is known as
 /// `evicted` without blobs, or, in a rebuild, read from a remote that holds it. Returns the
 /// packs that could not be read.
+/// Per pack, the blobs of its trailer the index must not hold (a checkpoint's record).
+type Forgotten = std::collections::HashMap<Digest, HashSet<Digest>>;
+
 fn index_packs(
     dir: &Path,
     conn: &Connection,
     hashes: &[Digest],
+    forgotten: &Forgotten,
     time: i64,
     mut remotes: Option<(&mut Option<RemotePacks>, &mut Vec<String>)>,
 ) -> Result<Vec<String>> {
@@ -510,7 +535,10 @@ fn index_packs(
                 }
             }
             match found {
-                Some((remote, (pack, lists))) => {
+                Some((remote, (mut pack, lists))) => {
+                    if let Some(f) = forgotten.get(hash) {
+                        pack.entries.retain(|e| !f.contains(&e.hash));
+                    }
                     bq::insert_packs(conn, std::slice::from_ref(&pack), time)?;
                     for (file, list) in lists {
                         bq::insert_chunk_list(conn, &file, &list)?;
@@ -525,7 +553,12 @@ fn index_packs(
             continue;
         }
         match PackFile::at(&path).and_then(|f| Ok((f.read_trailer()?, f))) {
-            Ok(((entries, checksum), file)) if checksum == *hash => {
+            Ok(((mut entries, checksum), file)) if checksum == *hash => {
+                // Left out before the insert, not deleted after it: the same blob may be in
+                // two packs (two commands wrote it at once), and only this pack forgot it.
+                if let Some(f) = forgotten.get(hash) {
+                    entries.retain(|e| !f.contains(&e.hash));
+                }
                 packs.push(PackOutcome {
                     hash: *hash,
                     size: file.len(),
@@ -563,7 +596,8 @@ fn index_packs(
 fn pack_states(dir: &Path, conn: &Connection) -> Result<Vec<PackState>> {
     let mut out = Vec::new();
     let mut rows = bq::all_packs(conn)?;
-    rows.sort_by_key(|p| p.id);
+    // Row ids are local (a pull or a rebuild may number the same packs differently).
+    rows.sort_by_key(|p| p.hash);
     for p in rows {
         let path = pack_path(dir, &p.hash);
         if !path.exists() {
@@ -596,17 +630,21 @@ fn pack_states(dir: &Path, conn: &Connection) -> Result<Vec<PackState>> {
 fn load_checkpoint(dir: &Path, conn: &Connection, cp: &Checkpoint, r: &mut Replay) -> Result<()> {
     recq::load_checkpoint(conn, cp)?;
     let hashes: Vec<Digest> = cp.packs.iter().map(|p| p.hash).collect();
+    let forgotten: Forgotten = cp
+        .packs
+        .iter()
+        .filter(|p| !p.forgotten.is_empty())
+        .map(|p| (p.hash, p.forgotten.iter().copied().collect()))
+        .collect();
     let problems = index_packs(
         dir,
         conn,
         &hashes,
+        &forgotten,
         cp.time,
         Some((&mut r.remotes, &mut r.notes)),
     )?;
     r.notes.extend(problems);
-    for p in &cp.packs {
-        bq::delete_blobs(conn, &p.forgotten)?;
-    }
     bq::forget_orphan_chunk_lists(conn)?;
     Ok(())
 }

@@ -395,6 +395,8 @@ impl Store {
             .and_then(|()| self.relay_packs(&remote, &relayed));
         self.progress.finish();
         uploaded?;
+        crate::failpoint::hit("push.after-packs")
+            .map_err(crate::error::io("push to", self.dir.clone()))?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -425,6 +427,8 @@ impl Store {
                 cache_batch(&cache, next, &bytes);
                 next += 1;
                 batches += 1;
+                crate::failpoint::hit("push.between-batches")
+                    .map_err(crate::error::io("push to", self.dir.clone()))?;
             }
         }
         Ok(PushOutcome {
@@ -575,6 +579,7 @@ impl Store {
             versions: 0,
             problems,
             notes,
+            affected: Vec::new(),
         })
     }
 
@@ -669,6 +674,8 @@ impl Store {
             let tx = super::records::begin(&mut self.conn, &self.dir)?;
             super::records::append_pulled(&self.dir, &tx, batch, (&name, &spec))?;
             tx.commit().map_err(crate::index::Error::from)?;
+            crate::failpoint::hit("pull.between-batches")
+                .map_err(crate::error::io("pull into", self.dir.clone()))?;
         }
         Ok(outcome)
     }

@@ -5,7 +5,7 @@ use super::content::Packs;
 use crate::error::Result;
 use crate::index::blob_queries as bq;
 use crate::index::version_queries as vq;
-use crate::model::{EntryKind, Listed, Manifest, Ref, diff_entries, format_size};
+use crate::model::{Digest, EntryKind, Listed, Manifest, Ref, diff_entries, format_size};
 use crate::store::{PackFile, pack_path};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -39,6 +39,40 @@ pub struct FsckOutcome {
     pub problems: Vec<String>,
     /// Harmless leftovers (unreferenced packs, temporary files) that `art gc` removes.
     pub notes: Vec<String>,
+    /// The files of live versions whose content sits in a damaged or missing blob.
+    pub affected: Vec<AffectedFile>,
+}
+
+/// A file of a live version that cannot be restored as it was logged.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct AffectedFile {
+    /// `NAME:vN`.
+    pub version: String,
+    /// The file's path in the version; empty when the version's manifest itself is damaged
+    /// (then no file of the version can be restored).
+    pub path: String,
+    /// The first damaged blob the file needs.
+    pub blob: String,
+    /// The pack that held it.
+    pub pack: String,
+}
+
+/// What a pack scan found damaged: whole packs (missing or unreadable) and single blobs.
+#[derive(Default)]
+struct Damage {
+    packs: HashSet<i64>,
+    blobs: HashSet<Digest>,
+}
+
+impl Damage {
+    fn hit<'l>(
+        &self,
+        locations: &'l [crate::index::BlobLocation],
+    ) -> Option<&'l crate::index::BlobLocation> {
+        locations
+            .iter()
+            .find(|l| self.packs.contains(&l.pack_id) || self.blobs.contains(&l.entry.hash))
+    }
 }
 
 impl Store {
@@ -75,7 +109,15 @@ impl Store {
                 problems,
             });
         }
-        let mut problems = self.check_content(&packs, &manifest, true, &reference, &HashSet::new());
+        let mut problems = self.check_content(
+            &packs,
+            &manifest,
+            true,
+            &reference,
+            &HashSet::new(),
+            &Damage::default(),
+            &mut Vec::new(),
+        );
         // References are re-checked where they live (re-hashed unless pinned by mtime).
         problems.extend(
             super::reference::check_all(manifest.entries().iter())
@@ -91,7 +133,9 @@ impl Store {
         })
     }
 
-    /// Checks that every file of a manifest is present (and with `read`, intact).
+    /// Checks that every file of a manifest is present (and with `read`, intact); files
+    /// whose blobs `damage` names go to `affected`.
+    #[allow(clippy::too_many_arguments)]
     fn check_content(
         &self,
         packs: &Packs,
@@ -99,18 +143,30 @@ impl Store {
         read: bool,
         label: &str,
         evicted: &HashSet<i64>,
+        damage: &Damage,
+        affected: &mut Vec<AffectedFile>,
     ) -> Vec<String> {
         let mut sources = Vec::new();
         let mut problems = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen: HashMap<Digest, Option<(String, String)>> = HashMap::new();
         for e in manifest
             .entries()
             .iter()
             .filter(|e| e.kind == EntryKind::File)
         {
-            if !seen.insert(e.digest) {
+            if let Some(hit) = seen.get(&e.digest) {
+                // The same content at another path is as damaged as the first.
+                if let Some((blob, pack)) = hit {
+                    affected.push(AffectedFile {
+                        version: label.to_owned(),
+                        path: e.path.to_string(),
+                        blob: blob.clone(),
+                        pack: pack.clone(),
+                    });
+                }
                 continue;
             }
+            seen.insert(e.digest, None);
             // A chunk list evicted to a remote cannot be read here; its row is proof enough.
             if !read
                 && let Ok(Some(list)) = bq::try_chunk_list(&self.conn, &e.digest)
@@ -121,7 +177,26 @@ impl Store {
                 continue;
             }
             match self.file_source(packs, &e.digest) {
-                Ok(s) => sources.push((e, s)),
+                Ok(s) => {
+                    if let Some(l) = damage.hit(s.locations()) {
+                        let (blob, pack) = (l.entry.hash.to_hex(), l.pack_hash.to_hex());
+                        problems.push(format!(
+                            "{label}: `{}` is damaged: it needs blob `{}` of pack `{}`",
+                            e.path,
+                            l.entry.hash.short(16),
+                            l.pack_hash.short(16)
+                        ));
+                        affected.push(AffectedFile {
+                            version: label.to_owned(),
+                            path: e.path.to_string(),
+                            blob: blob.clone(),
+                            pack: pack.clone(),
+                        });
+                        seen.insert(e.digest, Some((blob, pack)));
+                    } else {
+                        sources.push((e, s));
+                    }
+                }
                 Err(err) => problems.push(format!("{label}: `{}`: {err}", e.path)),
             }
         }
@@ -166,6 +241,7 @@ impl Store {
                 versions: 0,
                 problems,
                 notes,
+                affected: Vec::new(),
             });
         }
         problems.extend(self.check_against_log()?);
@@ -173,6 +249,7 @@ impl Store {
         let rows = bq::all_packs(&self.conn)?;
         let known: HashSet<_> = rows.iter().map(|r| r.hash).collect();
         let mut blobs_read = 0u64;
+        let mut damage = Damage::default();
         let evicted = rows
             .iter()
             .filter(|r| r.remote_state.as_deref() == Some("evicted"))
@@ -191,6 +268,7 @@ impl Store {
                 Ok(p) => p,
                 Err(e) => {
                     problems.push(format!("pack `{}` is missing: {e}", row.hash.short(16)));
+                    damage.packs.insert(row.id);
                     continue;
                 }
             };
@@ -198,6 +276,20 @@ impl Store {
                 Ok(t) => t,
                 Err(e) => {
                     problems.push(e.to_string());
+                    if read_data {
+                        // A truncated pack may still hold its first blobs intact: only
+                        // those that cannot be read are damaged.
+                        let held = bq::blobs_in_pack(&self.conn, row.id)?;
+                        blobs_read += held.len() as u64;
+                        damage.blobs.extend(
+                            held.par_iter()
+                                .filter(|b| pack.read_blob(b).is_err())
+                                .map(|b| b.hash)
+                                .collect::<Vec<_>>(),
+                        );
+                    } else {
+                        damage.packs.insert(row.id);
+                    }
                     continue;
                 }
             };
@@ -221,11 +313,14 @@ impl Store {
                 if let Err(e) = pack.verify_checksum(&row.hash) {
                     problems.push(e.to_string());
                 }
-                let bad: Vec<String> = entries
+                let bad: Vec<(Digest, String)> = entries
                     .par_iter()
-                    .filter_map(|e| pack.read_blob(e).err().map(|err| err.to_string()))
+                    .filter_map(|e| pack.read_blob(e).err().map(|err| (e.hash, err.to_string())))
                     .collect();
-                problems.extend(bad);
+                for (hash, err) in bad {
+                    damage.blobs.insert(hash);
+                    problems.push(err);
+                }
                 blobs_read += entries.len() as u64;
             }
         }
@@ -261,6 +356,7 @@ impl Store {
             .into_iter()
             .map(|a| (a.id, a.name))
             .collect();
+        let mut affected = Vec::new();
         for v in &live {
             let label = format!(
                 "{}:v{}",
@@ -273,21 +369,47 @@ impl Store {
             {
                 continue;
             }
+            if let Ok(source) = self.file_source(&packs, &v.digest)
+                && let Some(l) = damage.hit(source.locations())
+            {
+                problems.push(format!(
+                    "{label}: manifest: damaged, it needs blob `{}` of pack `{}`",
+                    l.entry.hash.short(16),
+                    l.pack_hash.short(16)
+                ));
+                affected.push(AffectedFile {
+                    version: label,
+                    path: String::new(),
+                    blob: l.entry.hash.to_hex(),
+                    pack: l.pack_hash.to_hex(),
+                });
+                continue;
+            }
             match self.read_manifest(&packs, &v.digest) {
                 Ok(m) => {
-                    problems.extend(self.check_content(&packs, &m, false, &label, &evicted_ids));
+                    problems.extend(self.check_content(
+                        &packs,
+                        &m,
+                        false,
+                        &label,
+                        &evicted_ids,
+                        &damage,
+                        &mut affected,
+                    ));
                 }
                 Err(e) => problems.push(format!("{label}: manifest: {e}")),
             }
         }
         problems.sort();
         problems.dedup();
+        affected.sort();
         Ok(FsckOutcome {
             packs: rows.len() as u64,
             blobs_read,
             versions: live.len() as u64,
             problems,
             notes,
+            affected,
         })
     }
 }

@@ -41,11 +41,78 @@ pub struct FsckArgs {
     #[arg(long)]
     read_data: bool,
     /// Check what this remote holds of the store instead.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "repair")]
     remote: Option<String>,
+    /// Fetch damaged or missing packs again from the remotes that hold them and rebuild a
+    /// damaged index from the packs and the record log; then check everything (--read-data).
+    #[arg(long)]
+    repair: bool,
+}
+
+/// The store's directory, as `--store` or the search from the cwd finds it.
+fn store_dir(ctx: &Ctx) -> anyhow::Result<PathBuf> {
+    Ok(match ctx.store_arg() {
+        Some(p) => p.clone(),
+        None => art::find_store_dir(&Ctx::cwd()?)
+            .ok_or_else(|| art::Error::NoStore(Ctx::cwd().unwrap_or_default()))?,
+    })
+}
+
+/// `art fsck --repair`: packs first (a rebuild cannot index a pack it cannot read), then
+/// the index when it needs it, then a full check.
+fn repair(ctx: &Ctx) -> anyhow::Result<u8> {
+    let dir = store_dir(ctx)?;
+    let mut rebuilt = false;
+    let store = if let Ok(s) = ctx.open_store() {
+        s
+    } else {
+        art::Store::rebuild_index(&dir)?;
+        rebuilt = true;
+        ctx.open_store()?
+    };
+    let repaired = store.repair_packs()?;
+    let store = if store.index_needs_rebuild()? {
+        drop(store);
+        art::Store::rebuild_index(&dir)?;
+        rebuilt = true;
+        ctx.open_store()?
+    } else {
+        store
+    };
+    let out = store.fsck(true)?;
+    let json = serde_json::json!({"repair": repaired, "index_rebuilt": rebuilt, "fsck": out});
+    ctx.emit(&json, || {
+        let mut lines: Vec<String> = repaired
+            .fetched
+            .iter()
+            .map(|(pack, remote)| format!("fetched pack `{}` again from {remote}", &pack[..16]))
+            .collect();
+        lines.extend(repaired.unrepaired.iter().map(|u| format!("error: {u}")));
+        if rebuilt {
+            lines.push("rebuilt the index from the packs and the record log".into());
+        }
+        lines.extend(out.problems.iter().map(|p| format!("error: {p}")));
+        let verdict = if out.problems.is_empty() {
+            "ok".to_owned()
+        } else {
+            format!("{} problem(s) left", out.problems.len())
+        };
+        lines.push(format!(
+            "{} damaged pack(s), {} fetched again; {} packs, {} versions checked: {verdict}",
+            repaired.damaged,
+            repaired.fetched.len(),
+            out.packs,
+            out.versions
+        ));
+        lines.join("\n")
+    })?;
+    Ok(u8::from(!out.problems.is_empty()))
 }
 
 pub fn fsck(ctx: &Ctx, args: FsckArgs) -> anyhow::Result<u8> {
+    if args.repair {
+        return repair(ctx);
+    }
     let store = ctx.open_store()?;
     let out = match &args.remote {
         Some(name) => store.fsck_remote(name, args.read_data)?,
@@ -87,11 +154,7 @@ pub enum IndexCommand {
 pub fn index(ctx: &Ctx, cmd: IndexCommand) -> anyhow::Result<u8> {
     match cmd {
         IndexCommand::Rebuild => {
-            let dir = match ctx.store_arg() {
-                Some(p) => p.clone(),
-                None => art::find_store_dir(&Ctx::cwd()?)
-                    .ok_or_else(|| art::Error::NoStore(Ctx::cwd().unwrap_or_default()))?,
-            };
+            let dir = store_dir(ctx)?;
             let out = art::Store::rebuild_index(&dir)?;
             ctx.emit(&out, || {
                 let mut lines: Vec<String> = out.notes.iter().map(|n| format!("note: {n}")).collect();

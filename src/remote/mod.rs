@@ -506,6 +506,10 @@ impl Remote {
                     return Err(Error::Interrupted);
                 }
                 let size = self.upload_file(key, path).await?;
+                crate::failpoint::hit("push.between-packs").map_err(|e| Error::Local {
+                    path: path.clone(),
+                    source: e,
+                })?;
                 done(size);
                 Ok(())
             }))

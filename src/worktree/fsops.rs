@@ -132,6 +132,7 @@ impl Destination {
             .map_err(io("set permissions of", &target))?;
         // Renamed first: only when a directory stands in the way (EISDIR) is it inspected, so
         // the common case costs no extra stat.
+        crate::failpoint::hit("checkout.before-rename").map_err(io("write", &target))?;
         let persisted = match tmp.persist(&target) {
             Ok(file) => Ok(file),
             Err(e) if e.error.kind() == std::io::ErrorKind::IsADirectory => {
@@ -145,6 +146,7 @@ impl Destination {
             path: target.clone(),
             source: e.error,
         })?;
+        crate::failpoint::hit("checkout.after-rename").map_err(io("write", &target))?;
         let meta = file.metadata().map_err(io("stat", &target))?;
         Ok(Ok((target, super::stat_of(&meta))))
     }

@@ -36,7 +36,7 @@ fn json_at(env: &Env, store: &Path, args: &[&str]) -> Value {
 /// artifact's versions (deleted ones too), every live version shown in full, every run, the
 /// lineage of every live version, and `du`. Nothing is masked: every time shown comes from
 /// the records (pack access times, the only local-only times, are not shown by any of these).
-fn state(env: &Env, store: &Path) -> Value {
+pub(crate) fn state(env: &Env, store: &Path) -> Value {
     let mut out = serde_json::Map::new();
     let artifacts = json_at(env, store, &["ls"]);
     for a in artifacts.as_array().expect("artifact list") {
@@ -65,7 +65,7 @@ fn state(env: &Env, store: &Path) -> Value {
 }
 
 /// The same state read from a copy of the store whose index was deleted (so rebuilt).
-fn rebuilt_state(env: &Env, name: &str) -> Value {
+pub(crate) fn rebuilt_state(env: &Env, name: &str) -> Value {
     let copy = env.path(name);
     let status = Command::new("cp")
         .arg("-a")
@@ -86,7 +86,7 @@ fn remove_index(store: &Path) {
     }
 }
 
-fn assert_same(before: &Value, after: &Value, when: &str) {
+pub(crate) fn assert_same(before: &Value, after: &Value, when: &str) {
     if before != after {
         let (b, a) = (
             before.as_object().expect("map"),

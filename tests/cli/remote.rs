@@ -367,7 +367,18 @@ fn a_killed_push_is_completed_by_the_next_one() {
         }
         let _ = child.kill();
         let status = child.wait().expect("wait");
-        let (there, total) = packs_on_server(&env, &server);
+        // An upload the client finished sending may still land on the (in-process) server:
+        // count once the number has settled.
+        let mut counted = packs_on_server(&env, &server);
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = packs_on_server(&env, &server);
+            if now == counted {
+                break;
+            }
+            counted = now;
+        }
+        let (there, total) = counted;
         if status.code().is_none() && there < total {
             landed += 1;
             // The next push uploads exactly what is missing.

@@ -93,6 +93,7 @@ impl OpenPack {
         let dest = pack_path(store_dir, &hash);
         let dir = dest.parent().expect("pack paths have a parent");
         std::fs::create_dir_all(dir).map_err(io("create directory", dir))?;
+        crate::failpoint::hit("pack.before-rename").map_err(io("move pack into", &dest))?;
         let created = publish(&self.tmp_path, &dest)?;
         Ok((
             PackOutcome {
@@ -275,10 +276,12 @@ impl Packer {
             if !self.keep_entries {
                 outcome.entries = Vec::new();
             }
+            let path = pack_path(&self.store_dir, &outcome.hash);
             if created {
-                self.created.push(pack_path(&self.store_dir, &outcome.hash));
+                self.created.push(path.clone());
             }
             self.done.push(outcome);
+            crate::failpoint::hit("pack.after-rename").map_err(io("move pack into", &path))?;
         }
         Ok(())
     }
@@ -294,7 +297,8 @@ impl Packer {
         let mut dirs = std::collections::BTreeSet::new();
         for pack in done {
             let path = pack_path(&self.store_dir, &pack.hash);
-            File::open(&path)
+            crate::failpoint::hit("pack.before-fsync")
+                .and_then(|()| File::open(&path))
                 .and_then(|f| f.sync_all())
                 .map_err(io("fsync pack", &path))?;
             dirs.insert(
@@ -309,6 +313,7 @@ impl Packer {
         for dir in dirs {
             sync_dir(&dir)?;
         }
+        crate::failpoint::hit("pack.after-fsync").map_err(io("fsync pack in", &self.store_dir))?;
         Ok(NewPacks {
             packs: std::mem::take(&mut self.done),
             created: std::mem::take(&mut self.created),
