@@ -221,7 +221,8 @@ fn concurrency_four_processes_on_one_store() {
 
 /// Two stores cloned from one remote log different versions and push at the same moment:
 /// the log entry numbers are create-only, so exactly one push lands, the other is refused
-/// with "pull first" (exit 3), the remote stays sound, and both stores keep their versions.
+/// with "pull first" (exit 3), the remote stays sound, and both stores keep their versions;
+/// the loser's pull merges (its version becomes m:v2) and its next push lands.
 #[test]
 fn concurrency_two_stores_push_to_one_remote() {
     const ROUNDS: u64 = 10;
@@ -284,10 +285,22 @@ fn concurrency_two_stores_push_to_one_remote() {
             assert_eq!(s.read_tree("check"), s.read_tree("d"), "round {round}");
             assert_eq!(s.json(&["fsck"])["problems"], serde_json::json!([]));
         }
+        // The loser pulls, which renumbers its version after the winner's, and pushes.
+        let pulled = stores[loser].json(&["pull"]);
+        assert_eq!(
+            pulled["renumbered"],
+            serde_json::json!([{"artifact": "m", "from": 1, "to": 2}]),
+            "round {round}: {pulled}"
+        );
+        stores[loser].ok(&["push", "-q"]);
+        let fresh = Env::new();
+        fresh.ok(&["clone", &url, ".", "-q"]);
+        fresh.ok(&["checkout", "m:v2", "check", "-q"]);
+        assert_eq!(fresh.read_tree("check"), stores[loser].read_tree("d"));
         report.trial(false);
     }
     report.note(format!(
-        "one push landed each round (store 1 won {}, store 2 won {}), the other was refused with `pull` first",
+        "one push landed each round (store 1 won {}, store 2 won {}), the other was refused with `pull` first, then pulled (renumbered to m:v2) and pushed",
         wins[0], wins[1]
     ));
     report.finish();
