@@ -833,8 +833,10 @@ pub(crate) fn rewrite_log_tail(dir: &Path, keep: u64, tail: &[Batch]) -> Result<
     }
     write(REWRITTEN_MARKER.to_owned(), b"{}")?;
     sync_dir(&new)?;
+    crate::failpoint::hit("merge.before-swap").map_err(io("rewrite log", &new))?;
     std::fs::rename(&log, &old).map_err(io("rewrite log", &log))?;
     sync_dir(dir)?;
+    crate::failpoint::hit("merge.mid-swap").map_err(io("rewrite log", &new))?;
     std::fs::rename(&new, &log).map_err(io("rewrite log", &new))?;
     sync_dir(dir)?;
     std::fs::remove_dir_all(&old).map_err(io("remove", &old))
@@ -846,6 +848,8 @@ impl Store {
     /// notes.
     pub(crate) fn rewrite_history(&mut self, keep: u64, tail: &[Batch]) -> Result<Vec<String>> {
         rewrite_log_tail(&self.dir, keep, tail)?;
+        crate::failpoint::hit("merge.before-rebuild")
+            .map_err(io("rebuild the index of", &self.dir))?;
         // Close this index first: SQLite removes `index.db-wal` by name when its last
         // connection closes, which must not happen after the new index took that name.
         drop(std::mem::replace(

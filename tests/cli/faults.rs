@@ -27,11 +27,14 @@ enum Scenario {
     Push,
     /// `pull` into a clone, of a version logged after the clone.
     Pull,
+    /// `pull` into a clone that logged a version of its own meanwhile: a merge, which
+    /// renumbers the clone's version after the remote's and rewrites its log's tail.
+    Merge,
 }
 
 /// Each failpoint, the scenarios that pass it, and which pass triggers it.
 const CASES: &[(&str, &[Scenario], u64)] = {
-    use Scenario::{Alias, Checkout, Gc, Log, Pull, Push, Rm};
+    use Scenario::{Alias, Checkout, Gc, Log, Merge, Pull, Push, Rm};
     &[
         ("pack.before-fsync", &[Log, Gc], 1),
         ("pack.after-fsync", &[Log, Gc], 1),
@@ -50,6 +53,9 @@ const CASES: &[(&str, &[Scenario], u64)] = {
         ("push.between-batches", &[Push], 1),
         ("pull.after-append", &[Pull], 1),
         ("pull.between-batches", &[Pull], 1),
+        ("merge.before-swap", &[Merge], 1),
+        ("merge.mid-swap", &[Merge], 1),
+        ("merge.before-rebuild", &[Merge], 1),
     ]
 };
 
@@ -134,7 +140,7 @@ fn fsck_clean(env: &Env, when: &str) {
 /// without it.
 fn assert_index_is_a_rebuild(env: &Env, when: &str) {
     let strip = |mut v: serde_json::Value| {
-        for key in ["pinned", "evictable", "remote_only"] {
+        for key in ["pinned", "evictable", "remote_only", "remotes"] {
             v["du"].as_object_mut().expect("du").remove(key);
         }
         v
@@ -149,8 +155,10 @@ fn assert_index_is_a_rebuild(env: &Env, when: &str) {
 /// Where the trial's command runs: the base store, or the clone for a pull.
 struct Trial {
     main: Env,
-    /// The clone that pulls (Pull only).
+    /// The clone that pulls (Pull and Merge).
     clone: Option<Env>,
+    /// The tree of the clone's own version (Merge only).
+    own: Option<BTreeMap<String, String>>,
 }
 
 impl Trial {
@@ -162,6 +170,7 @@ impl Trial {
 fn prepare(base: &Env, scenario: Scenario) -> Trial {
     let main = copy_of(base);
     let mut clone = None;
+    let mut own = None;
     match scenario {
         Scenario::Log => write_tree(&main, 2),
         Scenario::Alias | Scenario::Rm => {}
@@ -174,7 +183,7 @@ fn prepare(base: &Env, scenario: Scenario) -> Trial {
         Scenario::Push => {
             main.ok(&["remote", "add", "origin", "remote"]);
         }
-        Scenario::Pull => {
+        Scenario::Pull | Scenario::Merge => {
             main.ok(&["remote", "add", "origin", "remote"]);
             main.ok(&["push", "-q"]);
             let other = Env::new();
@@ -184,10 +193,15 @@ fn prepare(base: &Env, scenario: Scenario) -> Trial {
             main.ok(&["log", "m", "d", "-q"]);
             main.ok(&["alias", "set", "m:v2", "best"]);
             main.ok(&["push", "-q"]);
+            if scenario == Scenario::Merge {
+                write_tree(&other, 3);
+                other.ok(&["log", "m", "d", "-q"]);
+                own = Some(hashes(other.read_tree("d")));
+            }
             clone = Some(other);
         }
     }
-    Trial { main, clone }
+    Trial { main, clone, own }
 }
 
 fn command(scenario: Scenario) -> &'static [&'static str] {
@@ -198,7 +212,7 @@ fn command(scenario: Scenario) -> &'static [&'static str] {
         Scenario::Checkout => &["checkout", "m:v1", "out"],
         Scenario::Gc => &["gc", "--grace", "0s"],
         Scenario::Push => &["push"],
-        Scenario::Pull => &["pull"],
+        Scenario::Pull | Scenario::Merge => &["pull"],
     }
 }
 
@@ -209,7 +223,7 @@ fn expected_before(scenario: Scenario) -> Vec<(String, usize)> {
     if !matches!(scenario, Scenario::Rm | Scenario::Gc) {
         out.push(("m:v0".to_owned(), 0));
     }
-    if scenario == Scenario::Pull {
+    if matches!(scenario, Scenario::Pull | Scenario::Merge) {
         out.push(("m:v2".to_owned(), 2));
     }
     out
@@ -265,8 +279,17 @@ fn trial(
         let n = pulled.as_array().expect("versions").len();
         assert!(n == 2 || n == 3, "{when}: {pulled}");
     }
+    if let Some(own) = &t.own {
+        // Merged or not, the clone's own version is its newest and restores as logged.
+        let n = env.json(&["versions", "m"]).as_array().map_or(0, Vec::len);
+        assert!(n == 3 || n == 4, "{when}: {n} versions");
+        assert!(
+            restored(env, "m:latest") == *own,
+            "{when}: the clone's own version"
+        );
+    }
     for (reference, k) in expected_before(scenario) {
-        if scenario == Scenario::Pull && reference == "m:v2" {
+        if matches!(scenario, Scenario::Pull | Scenario::Merge) && reference == "m:v2" {
             continue;
         }
         assert!(
@@ -330,6 +353,17 @@ fn trial(
                 "{when}: the clone has the remote's history"
             );
         }
+        Scenario::Merge => {
+            assert!(restored(env, "m:v2") == trees[2], "{when}: pulled m:v2");
+            let own = t.own.as_ref().expect("own tree");
+            assert!(restored(env, "m:v3") == *own, "{when}: renumbered to m:v3");
+            env.ok(&["push", "-q"]);
+            t.main.ok(&["pull", "-q"]);
+            assert!(
+                restored(&t.main, "m:v3") == *own,
+                "{when}: pushed after the merge"
+            );
+        }
     }
 }
 
@@ -387,4 +421,9 @@ fn faults_in_checkout_and_gc() {
 #[test]
 fn faults_in_push_and_pull() {
     run_cases("failpoints: push, pull", &[Scenario::Push, Scenario::Pull]);
+}
+
+#[test]
+fn faults_in_a_merging_pull() {
+    run_cases("failpoints: pull that merges", &[Scenario::Merge]);
 }
