@@ -217,3 +217,39 @@ fn cat_and_only_on_a_lazy_clone_fetch_only_the_selected_bytes() {
     assert_eq!(keys(&b.read_tree("out")), ["f1.bin"]);
     assert_eq!(b.pack_bytes(), 0, "ranged reads, no pack brought back");
 }
+
+/// A 1 GiB version (256 names of one 4 MiB file, hard links so the test writes 4 MiB) on a
+/// lazy clone: reading one small file fetches about that file and the manifest, not the
+/// version.
+#[test]
+fn one_small_file_of_a_gib_class_version_fetches_about_itself() {
+    const SMALL: usize = 50_000;
+    let a = Env::init();
+    a.write("d/shards/000.bin", noise(4 << 20, 41));
+    for i in 1..256 {
+        std::fs::hard_link(
+            a.path("d/shards/000.bin"),
+            a.path(&format!("d/shards/{i:03}.bin")),
+        )
+        .expect("link");
+    }
+    a.write("d/labels.bin", noise(SMALL, 42));
+    let logged = a.json(&["log", "ds", "d"]);
+    assert!(logged["size"].as_u64() > Some(1 << 30), "{logged}");
+    let remote = a.path("remote").to_string_lossy().into_owned();
+    a.ok(&["remote", "add", "origin", &remote]);
+    a.ok(&["push"]);
+    let b = Env::new();
+    b.ok(&["clone", &remote, "."]);
+    let out = b.json(&["cat", "ds", "labels.bin", "-o", "labels.bin"]);
+    let fetched = out["fetched_bytes"].as_u64().expect("fetched");
+    // The file (incompressible) and the manifest of 257 entries, read by range.
+    assert!(
+        fetched <= 2 * SMALL as u64 + 64 * 1024,
+        "fetched {fetched} bytes for one {SMALL}-byte file of a 1 GiB version"
+    );
+    assert_eq!(
+        std::fs::read(b.path("labels.bin")).expect("read"),
+        noise(SMALL, 42)
+    );
+}
