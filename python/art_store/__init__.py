@@ -158,6 +158,9 @@ class Artifact:
         # A draft holding exactly one add_dir(path) is logged from that directory itself.
         self._sole_dir: Optional[Path] = None
         self._count = 0
+        self._references: List[str] = []
+        self._ref_checksum = True
+        self._ref_max: Optional[int] = None
 
     # -- construction -------------------------------------------------------------------
 
@@ -168,6 +171,9 @@ class Artifact:
         a._staging = None
         a._sole_dir = None
         a._count = 0
+        a._references = []
+        a._ref_checksum = True
+        a._ref_max = None
         a._load(info)
         return a
 
@@ -261,6 +267,30 @@ class Artifact:
         with open(dest, mode, encoding=encoding) as f:
             yield f
         self._count += 1
+
+    def add_reference(
+        self,
+        uri: str,
+        name: Optional[str] = None,
+        checksum: bool = True,
+        max_objects: Optional[int] = None,
+    ) -> None:
+        """Records the object (or every file under the directory) at ``uri`` where it lives,
+        without copying it: a local path, ``file:///…`` or ``http(s)://…``. The version pins
+        each object (its BLAKE3, or with ``checksum=False`` its size and mtime or ETag), so a
+        download gets exactly it or names what changed. ``name`` is its path in the artifact
+        (default: the last component); a directory expanding to more than ``max_objects``
+        (default 10,000,000) is an error. All references of one artifact share one
+        ``checksum`` setting."""
+        self._check_draft()
+        if self._references and checksum != self._ref_checksum:
+            raise InvalidInputError(
+                "all references of one artifact are logged with the same `checksum` setting"
+            )
+        self._ref_checksum = checksum
+        if max_objects is not None:
+            self._ref_max = max_objects if self._ref_max is None else min(self._ref_max, max_objects)
+        self._references.append(uri if name is None else f"{uri}={name}")
 
     def add(self, obj: Any, name: str) -> None:
         """Adds a JSON-serialisable object (a dict, a list of rows, …) as ``name``
@@ -670,11 +700,13 @@ class Store:
         the store lacks are written, so unchanged files cost nothing.
         """
         artifact._check_draft()
-        if artifact._count == 0:
+        if artifact._count == 0 and not artifact._references:
             raise InvalidInputError(f"artifact `{artifact.name}` is empty; add files first")
         run_id = run.id if isinstance(run, Run) else run
         if artifact._sole_dir is not None:
             paths, record = [artifact._sole_dir], True
+        elif artifact._count == 0:
+            paths, record = [], False
         else:
             paths, record = [artifact._stage_dir()], False
         out = json.loads(
@@ -687,6 +719,9 @@ class Store:
                 _dumps(artifact.metadata),
                 run_id,
                 record,
+                artifact._references,
+                artifact._ref_checksum,
+                artifact._ref_max,
             )
         )
         artifact._store = self

@@ -43,6 +43,9 @@ class Store:
         metadata: Optional[str] = None,
         run: Optional[str] = None,
         record_source: bool = True,
+        references: Sequence[str] = ...,
+        checksum: bool = True,
+        max_objects: Optional[int] = None,
     ) -> str: ...
     def show(self, reference: str) -> str: ...
     def versions(self, name: str, include_deleted: bool = False) -> str: ...

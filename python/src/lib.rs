@@ -270,7 +270,9 @@ impl Store {
     /// Logs `paths` (one directory, or files and directories) as a new version of `name`;
     /// returns the log outcome as JSON. `record_source=False` leaves the source path unset
     /// (for staging directories deleted after the log).
-    #[pyo3(signature = (name, paths, kind=None, aliases=Vec::new(), description=None, metadata=None, run=None, record_source=true))]
+    /// `references` are `URI[=NAME]` objects recorded where they live (hashed, or with
+    /// `checksum=False` pinned by size and mtime or ETag).
+    #[pyo3(signature = (name, paths, kind=None, aliases=Vec::new(), description=None, metadata=None, run=None, record_source=true, references=Vec::new(), checksum=true, max_objects=None))]
     #[allow(clippy::too_many_arguments)]
     fn log(
         &self,
@@ -283,9 +285,17 @@ impl Store {
         metadata: Option<&str>,
         run: Option<String>,
         record_source: bool,
+        references: Vec<String>,
+        checksum: bool,
+        max_objects: Option<u64>,
     ) -> PyResult<String> {
         let mut opts = art::LogOptions::new(parse(name)?, paths);
         opts.record_source = record_source;
+        opts.references = references;
+        opts.checksum = checksum;
+        if let Some(max) = max_objects {
+            opts.max_objects = max;
+        }
         opts.kind = kind.map(parse).transpose()?;
         opts.aliases = aliases.iter().map(|a| parse(a)).collect::<PyResult<_>>()?;
         opts.description = description;

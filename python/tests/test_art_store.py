@@ -545,3 +545,30 @@ def test_open_streams_a_100_mib_file_without_a_checkout(store: Store, tmp_path: 
     assert grew < 40 << 20, f"peak RSS grew by {grew} bytes reading 100 MiB"
     with store.artifact("big").open("big.bin", "rb") as f:
         assert f.read(5) == bytes([0]) + rng_block[1:5]
+
+
+def test_add_reference_pins_the_object_where_it_lives(store: Store, tmp_path: Path) -> None:
+    """Seeds 001/002's ``add_reference``: the bytes stay where they are; a download gets
+    exactly them, or names what changed."""
+    bucket = tree(tmp_path / "bucket", {"imgs/a.png": "A", "imgs/b.png": "B", "labels.csv": "x,y\n"})
+    a = Artifact("refs", "dataset")
+    a.add_reference(str(bucket / "imgs"), name="images")
+    a.add_reference(f"file://{bucket / 'labels.csv'}")
+    a.add_file(str(tree(tmp_path / "own", {"notes.txt": "stored"}) / "notes.txt"))
+    logged = store.log_artifact(a)
+    out = Path(logged.download(tmp_path / "out"))
+    assert read_tree(out) == {
+        "images/a.png": b"A",
+        "images/b.png": b"B",
+        "labels.csv": b"x,y\n",
+        "notes.txt": b"stored",
+    }
+    (bucket / "imgs" / "b.png").write_text("changed")
+    with pytest.raises(art_store.ArtError, match="b.png"):
+        logged.download(tmp_path / "again")
+    assert not (tmp_path / "again" / "notes.txt").exists()
+    only_refs = Artifact("refs-only", "dataset")
+    only_refs.add_reference(str(bucket / "labels.csv"), checksum=False)
+    with pytest.raises(art_store.InvalidInputError, match="same `checksum`"):
+        only_refs.add_reference(str(bucket / "imgs"))
+    assert store.log_artifact(only_refs).file_count == 1
