@@ -39,5 +39,8 @@ if [ ! -x "$pyvenv/bin/maturin" ]; then
   python3 -m venv "$pyvenv"
   "$pyvenv/bin/pip" install -q 'maturin==1.16.0' 'pytest==9.2.0'
 fi
+# pandas for the DataFrame tests (`Artifact.add`/`get` of tables); required, not skipped.
+"$pyvenv/bin/python" -c "import pandas" 2>/dev/null || "$pyvenv/bin/pip" install -q 'pandas==2.3.3'
+export ART_TEST_REQUIRE_PANDAS=1
 (cd python && VIRTUAL_ENV="$pyvenv" "$pyvenv/bin/maturin" develop --release --locked -q)
 "$pyvenv/bin/pytest" -q python/tests

@@ -293,9 +293,20 @@ class Artifact:
         self._references.append(uri if name is None else f"{uri}={name}")
 
     def add(self, obj: Any, name: str) -> None:
-        """Adds a JSON-serialisable object (a dict, a list of rows, …) as ``name``
-        (``.json`` appended unless present); :meth:`get` returns it."""
+        """Adds an object as ``name``; :meth:`get` returns it. A pandas DataFrame is saved as
+        a table: CSV (``.csv`` appended unless ``name`` ends in ``.csv`` or ``.parquet``;
+        Parquet needs pyarrow); anything else JSON-serialisable (a dict, a list of rows, …)
+        as JSON (``.json`` appended unless present)."""
         self._check_draft()
+        if _is_dataframe(obj):
+            target = _table_name(name)
+            dest = self._target(target)
+            if target.endswith(".parquet"):
+                obj.to_parquet(dest, index=False)
+            else:
+                obj.to_csv(dest, index=False)
+            self._count += 1
+            return
         text = json.dumps(obj, indent=1, sort_keys=True)
         with self.new_file(_json_name(name)) as f:
             f.write(text)
@@ -448,14 +459,32 @@ class Artifact:
             )
 
     def get(self, name: str) -> Any:
-        """Returns the object stored with :meth:`add` as ``name``, read from the store (no
-        checkout)."""
+        """Returns the object stored with :meth:`add` as ``name`` (a DataFrame for a table,
+        else the JSON value), read from the store without a checkout."""
+        if name.endswith((".csv", ".parquet", ".json")):
+            candidates = [name]
+        else:
+            candidates = [name + ".csv", name + ".parquet", _json_name(name)]
         if self._store is None:
-            path = self._target(_json_name(name))
-            if not path.is_file():
-                raise NotFoundError(f"no entry `{_json_name(name)}` in draft `{self.name}`")
-            return json.loads(path.read_text(encoding="utf-8"))
-        return json.loads(self.read_bytes(_json_name(name)))
+            found = next((c for c in candidates if self._target(c).is_file()), None)
+            if found is None:
+                raise NotFoundError(f"no entry `{candidates[-1]}` in draft `{self.name}`")
+            opener: Any = lambda: open(self._target(found), "rb")  # noqa: E731
+        else:
+            paths = {f.path for f in self.files()}
+            found = next((c for c in candidates if c in paths), None)
+            if found is None:
+                raise NotFoundError(
+                    f"`{self.qualified_name}` has no entry `{candidates[-1]}`"
+                )
+            opener = lambda: self.open(found, "rb")  # noqa: E731
+        if found.endswith(".json"):
+            with opener() as f:
+                return json.loads(f.read())
+        import pandas  # a table was added from a DataFrame, so pandas is there
+
+        with opener() as f:
+            return pandas.read_parquet(f) if found.endswith(".parquet") else pandas.read_csv(f)
 
     def delete(self, delete_aliases: bool = False) -> None:
         """Deletes the version (its space is freed by ``store.gc()``). Refused while it has
@@ -530,6 +559,14 @@ class Artifact:
         return [
             store.run(n["id"]) for n in lineage["nodes"] if n["kind"] == "run" and n["depth"] == 1
         ]
+
+
+def _is_dataframe(obj: Any) -> bool:
+    return type(obj).__module__.startswith("pandas") and hasattr(obj, "to_csv")
+
+
+def _table_name(name: str) -> str:
+    return name if name.endswith((".csv", ".parquet")) else name + ".csv"
 
 
 def _json_name(name: str) -> str:

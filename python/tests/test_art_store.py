@@ -572,3 +572,23 @@ def test_add_reference_pins_the_object_where_it_lives(store: Store, tmp_path: Pa
     with pytest.raises(art_store.InvalidInputError, match="same `checksum`"):
         only_refs.add_reference(str(bucket / "imgs"))
     assert store.log_artifact(only_refs).file_count == 1
+
+
+def test_a_dataframe_round_trips_through_add_and_get(store: Store, tmp_path: Path) -> None:
+    """A table (pandas DataFrame) saved with ``add`` and read back with ``get``, before and
+    after logging; JSON objects keep working beside it."""
+    if os.environ.get("ART_TEST_REQUIRE_PANDAS"):
+        import pandas as pd
+    else:
+        pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"id": [1, 2, 3], "score": [0.5, 0.25, 1.0], "label": ["cat", "dog", "cat"]})
+    a = Artifact("eval", "table")
+    a.add(df, "predictions")
+    a.add({"rows": 3}, "summary")
+    pd.testing.assert_frame_equal(a.get("predictions"), df)
+    logged = store.log_artifact(a)
+    assert {f.path for f in logged.files()} == {"predictions.csv", "summary.json"}
+    pd.testing.assert_frame_equal(store.artifact("eval").get("predictions"), df)
+    assert store.artifact("eval").get("summary") == {"rows": 3}
+    with pytest.raises(art_store.NotFoundError):
+        logged.get("missing")
