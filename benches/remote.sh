@@ -37,14 +37,13 @@ seconds() {
 json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
-echo "| dataset | art log v1 | art push v1 | art log+push v1 | restic backup v1 | art log v2 | art push v2 | restic backup v2 | v2 pushed / v2 new | art checkout v1 (evicted) | restic restore v1 | fetched / v1 stored |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-for d in "${datasets[@]}"; do
-  rm -rf "$work"; mkdir -p "$work"; cd "$work"
+# start_moto: a fresh moto_server on a free port in the current directory, with bucket
+# `bench`; sets $moto (its pid) and $endpoint.
+start_moto() {
   "$venv/bin/moto_server" -H 127.0.0.1 -p 0 2>moto.log &
   moto=$!
   trap 'kill $moto 2>/dev/null || true' EXIT
-  port=""
+  local port=""
   for _ in $(seq 100); do
     port=$(grep -o 'http://127.0.0.1:[0-9]*' moto.log | head -1 | cut -d: -f3 || true)
     [ -n "$port" ] && break
@@ -52,6 +51,13 @@ for d in "${datasets[@]}"; do
   done
   endpoint="http://127.0.0.1:$port"
   curl -sf -X PUT "$endpoint/bench" >/dev/null
+}
+
+echo "| dataset | art log v1 | art push v1 | art log+push v1 | restic backup v1 | art log v2 | art push v2 | restic backup v2 | v2 pushed / v2 new | art checkout v1 (evicted) | restic restore v1 | fetched / v1 stored |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+for d in "${datasets[@]}"; do
+  rm -rf "$work"; mkdir -p "$work"; cd "$work"
+  start_moto
   repo_url="s3:$endpoint/bench/restic"
   restic -r "$repo_url" init >/dev/null
 
@@ -92,17 +98,7 @@ echo "| dataset | art log+push v1 | dvc add+push v1 | art log+push v2 | dvc add+
 echo "|---|---|---|---|---|---|---|---|---|"
 for d in "${datasets[@]}"; do
   rm -rf "$work"; mkdir -p "$work"; cd "$work"
-  "$venv/bin/moto_server" -H 127.0.0.1 -p 0 2>moto.log &
-  moto=$!
-  trap 'kill $moto 2>/dev/null || true' EXIT
-  port=""
-  for _ in $(seq 100); do
-    port=$(grep -o 'http://127.0.0.1:[0-9]*' moto.log | head -1 | cut -d: -f3 || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  endpoint="http://127.0.0.1:$port"
-  curl -sf -X PUT "$endpoint/bench" >/dev/null
+  start_moto
 
   mkdir a && cd a
   cp -a "$data/$d" ws

@@ -2,6 +2,7 @@
 //! run time (measured at run time, not hard-coded) leave a store that fsck accepts, versions
 //! that are complete, and destinations without partial files under final names.
 
+use crate::util::xof_bytes as bytes;
 use crate::util::{Env, read_tree};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -15,16 +16,6 @@ const SMALL_FILES: usize = 300;
 /// Where the kills land, as fractions of a measured full run.
 const FRACTIONS: [f64; 8] = [0.0, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0];
 const SIGKILL: i32 = 9;
-
-/// Incompressible bytes, fast even in a debug build (BLAKE3's XOF; dependencies are optimised).
-fn bytes(len: usize, seed: &str) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    blake3::Hasher::new()
-        .update(seed.as_bytes())
-        .finalize_xof()
-        .fill(&mut out);
-    out
-}
 
 /// Writes variant `k` of the tree into `data/` (from scratch, so every file is new to the stat
 /// cache and a log reads everything): all big files differ between variants, some small files

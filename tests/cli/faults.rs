@@ -5,7 +5,7 @@
 //! The debug binary reads `ART_FAILPOINT=NAME:ACTION[:N]` (src/failpoint.rs).
 
 use crate::records::{assert_same, rebuilt_state, state};
-use crate::reliability::{Report, hashes};
+use crate::reliability::{Report, hashes, restored};
 use crate::util::{Env, noise};
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -110,15 +110,6 @@ fn copy_of(base: &Env) -> Env {
         .expect("cp");
     assert!(status.success());
     env
-}
-
-/// Checks out `reference` into a fresh directory of `env` and returns its per-file hashes.
-fn restored(env: &Env, reference: &str) -> BTreeMap<String, String> {
-    let dir = "restore-check";
-    env.ok(&["checkout", reference, dir, "-q"]);
-    let got = hashes(env.read_tree(dir));
-    std::fs::remove_dir_all(env.path(dir)).expect("remove checkout");
-    got
 }
 
 fn fsck_clean(env: &Env, when: &str) {

@@ -7,36 +7,13 @@
 //! restore as logged, and at the end the index answers as a rebuild does.
 
 use crate::records::{assert_same, rebuilt_state, state};
-use crate::reliability::{Report, hashes};
-use crate::util::Env;
-use std::collections::BTreeMap;
+use crate::reliability::{Report, hashes, restored};
+use crate::util::{Env, Rng, xof_bytes as bytes};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const TRIALS: usize = 50;
-
-/// A seeded generator, so a failing trial can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
-/// Incompressible bytes, fast in a debug build (BLAKE3's XOF; dependencies are optimised).
-fn bytes(len: usize, seed: &str) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    blake3::Hasher::new()
-        .update(seed.as_bytes())
-        .finalize_xof()
-        .fill(&mut out);
-    out
-}
 
 /// `files` files of `size` bytes under `dir`: file `i` holds generation `gens[i]`.
 fn write_files(env: &Env, dir: &str, size: usize, gens: &[u64]) {
@@ -120,14 +97,6 @@ fn fsck_clean(env: &Env, read_data: bool, when: &str) {
     let out = env.json(args);
     let problems = out["problems"].as_array().expect("problems");
     assert!(problems.is_empty(), "{when}: fsck problems: {problems:?}");
-}
-
-fn restored(env: &Env, reference: &str) -> BTreeMap<String, String> {
-    let dir = "restore-check";
-    env.ok(&["checkout", reference, dir, "-q"]);
-    let got = hashes(env.read_tree(dir));
-    std::fs::remove_dir_all(env.path(dir)).expect("remove checkout");
-    got
 }
 
 fn version_count(env: &Env) -> usize {

@@ -2,7 +2,7 @@
 //! loses nothing (a rebuild from packs and the log answers every query as before), a command
 //! killed at any point leaves an index equal to a rebuild, and older stores upgrade in place.
 
-use crate::util::Env;
+use crate::util::{Env, Rng};
 use serde_json::{Value, json};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -277,18 +277,6 @@ fn records_damaged_index_names_the_repair_command() {
         "after the repair",
     );
     assert_fsck_clean(&env, "after the repair");
-}
-
-/// A seeded generator, so a failing trial can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 /// Runs `args`, SIGKILLs it after `delay` if still running; true when the kill landed.

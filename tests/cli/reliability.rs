@@ -74,3 +74,12 @@ impl Report {
         }
     }
 }
+
+/// Checks out `reference` into a fresh directory of `env` and returns its per-file hashes.
+pub fn restored(env: &crate::util::Env, reference: &str) -> BTreeMap<String, String> {
+    let dir = "restore-check";
+    env.ok(&["checkout", reference, dir, "-q"]);
+    let got = hashes(env.read_tree(dir));
+    std::fs::remove_dir_all(env.path(dir)).expect("remove checkout");
+    got
+}

@@ -346,3 +346,26 @@ fn serve_one(stream: std::net::TcpStream, objects: &Objects) -> std::io::Result<
     }
     out.flush()
 }
+
+/// A seeded generator (xorshift), so a failing trial can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Incompressible bytes, fast even in a debug build (BLAKE3's XOF; dependencies are optimised).
+pub fn xof_bytes(len: usize, seed: &str) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
