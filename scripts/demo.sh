@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The quick start: builds art, then runs the main job end to end on a copy of fixtures/
 # (log a dataset and a model, change the data, log again, compare, alias, restore, verify,
-# push to a remote, evict the local cache, restore from the remote).
+# push to a remote, evict the local cache, restore from the remote, clone, merge two
+# histories, promote a model into a registry collection).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cargo build --release --quiet --manifest-path "$repo/Cargo.toml"
@@ -44,3 +45,21 @@ step clone "$work/remote" .
 step versions dataset
 step checkout dataset:best data
 step verify dataset:best data                # the directory, re-hashed against the version
+# Both stores log a new dataset version without pulling: the later push is refused (exit 3),
+# its pull renumbers its own version after the other's (dataset:v2 -> dataset:v3), and then
+# it pushes.
+printf '501,0.2,0.8,0\n' >> data/train.csv
+step log dataset data -m "a row added elsewhere"
+cd "$work"
+printf '502,0.3,0.7,1\n' >> data/train.csv
+step log dataset data -m "a row added here"
+step push
+cd "$work/elsewhere"
+step push || true
+step pull
+step push
+# A registry: promote the model into a collection and protect the production alias.
+step link model:latest classifier -a production
+step alias protect classifier production
+step versions classifier
+step lineage classifier:production
