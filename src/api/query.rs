@@ -114,11 +114,7 @@ impl VersionInfo {
         if let Some(source) = reg::link_source(conn, id)?
             && let Some(v) = vq::version_by_id(conn, source)?
         {
-            let name = vq::all_artifacts(conn)?
-                .into_iter()
-                .find(|a| a.id == v.artifact_id)
-                .map(|a| a.name)
-                .unwrap_or_default();
+            let (name, _) = crate::index::run_queries::artifact_name_and_type(conn, v.artifact_id)?;
             self.source = Some(format!("{name}:v{}", v.idx));
         }
         self.linked_in = reg::live_links_to(conn, id)?

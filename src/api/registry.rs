@@ -58,15 +58,6 @@ fn check_tag(tag: &str) -> Result<()> {
     }
 }
 
-/// `NAME:vN` of a version row.
-fn label(conn: &Connection, v: &VersionRow) -> Result<String> {
-    let name = vq::all_artifacts(conn)?
-        .into_iter()
-        .find(|a| a.id == v.artifact_id)
-        .map_or_else(|| "?".to_owned(), |a| a.name);
-    Ok(format!("{name}:v{}", v.idx))
-}
-
 /// Refuses to move or remove a protected alias without `force`. Moving it onto the version
 /// it already names is no move.
 pub(crate) fn check_alias_change(
@@ -356,8 +347,9 @@ impl Store {
             if let Some(v) = vq::version_by_id(&self.conn, id)?
                 && v.state != VersionState::Deleted
             {
-                let l = label(&self.conn, &v)?;
-                out.insert(l.split(':').next().unwrap_or_default().to_owned());
+                let (name, _) =
+                    crate::index::run_queries::artifact_name_and_type(&self.conn, v.artifact_id)?;
+                out.insert(name);
             }
         }
         Ok(out)
