@@ -348,6 +348,46 @@ pub enum Error {
     /// A log batch number was taken by a process that did not hold the index's write lock.
     #[error("log entry `{}` already exists; another art process wrote it without the index lock: retry", .0.display())]
     LogConflict(PathBuf),
+    /// `art patch` of a version `latest` has moved past.
+    #[error(
+        "`{reference}` is not the latest version any more (latest is `{latest}`); patch `{latest}` instead, or pass --onto-latest to apply the same changes to it"
+    )]
+    PatchBehind {
+        /// The version patched.
+        reference: String,
+        /// The artifact's latest version now.
+        latest: String,
+    },
+    /// No pending collaborative version with this distributed id.
+    #[error("no pending version `{id}` of `{name}`{}", if known.is_empty() { "; writers add to one with `art log NAME PATH --distributed-id ID`".to_owned() } else { format!(" (pending: {})", known.join(", ")) })]
+    NoPendingVersion {
+        /// The artifact.
+        name: String,
+        /// The distributed id asked for.
+        id: String,
+        /// The artifact's pending distributed ids.
+        known: Vec<String>,
+    },
+    /// Writers of a collaborative version wrote one path with different content.
+    #[error("cannot finish `{name}` (distributed id `{id}`): {} path(s) were written with different content:\n{}\nchoose with --prefer last or --prefer first, or fix the writers' files", .conflicts.len(), .conflicts.join("\n"))]
+    PartConflicts {
+        /// The artifact.
+        name: String,
+        /// The distributed id.
+        id: String,
+        /// One line per path: the path and the writers' runs.
+        conflicts: Vec<String>,
+    },
+    /// A `--remove` pattern of `art patch` that matches nothing in the version.
+    #[error(
+        "--remove `{pattern}` matches no file of `{reference}`; list its files with `art ls {reference}`"
+    )]
+    RemoveMatchesNothing {
+        /// The pattern.
+        pattern: String,
+        /// The version patched.
+        reference: String,
+    },
     /// The user asked art to stop.
     #[error("interrupted; the store is unchanged")]
     Interrupted,
@@ -412,6 +452,8 @@ impl Error {
             | Error::Linked { .. }
             | Error::RemoteHoldsEvicted { .. }
             | Error::PushNeedsPull { .. }
+            | Error::PatchBehind { .. }
+            | Error::PartConflicts { .. }
             | Error::Model(crate::model::Error::MergeConflict(_))
             | Error::ForeignOwner { .. } => ErrorKind::Refused,
             Error::InFile { source, .. } => source.kind(),

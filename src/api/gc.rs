@@ -186,9 +186,19 @@ impl<'a> Reach<'a> {
         out: &mut HashSet<Digest>,
         mut reference: impl FnMut(&crate::model::ManifestEntry),
     ) -> Result<()> {
+        self.add_manifest(&v.digest, out, &mut reference)
+    }
+
+    /// Adds the blobs a manifest and its files need (a version's, or a pending part's).
+    pub(super) fn add_manifest(
+        &mut self,
+        digest: &Digest,
+        out: &mut HashSet<Digest>,
+        mut reference: impl FnMut(&crate::model::ManifestEntry),
+    ) -> Result<()> {
         // A large manifest is stored like a large file: chunk list and chunks.
-        self.add_content(&v.digest, out)?;
-        let manifest = self.store.read_manifest(&self.packs, &v.digest)?;
+        self.add_content(digest, out)?;
+        let manifest = self.store.read_manifest(&self.packs, digest)?;
         manifest
             .entries()
             .iter()
@@ -276,6 +286,10 @@ impl Store {
         let mut live = HashSet::new();
         for v in vq::versions_to_keep(&self.conn, now - grace.0)? {
             reach.add_version(&v, &mut live)?;
+        }
+        // Pending collaborative versions are kept whole until finished or dropped.
+        for digest in crate::index::part_queries::manifests(&self.conn)? {
+            reach.add_manifest(&digest, &mut live, |_| {})?;
         }
         drop(reach);
 

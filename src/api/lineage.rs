@@ -133,9 +133,9 @@ impl Store {
         Ok(match (node, step) {
             // A link's producer is the version it links; a version's consumers include
             // the collections it is linked into.
-            (Key::Version(v), Step::Up) => rq::logger_of(&self.conn, *v)?
-                .map(Key::Run)
+            (Key::Version(v), Step::Up) => rq::producers_of(&self.conn, *v)?
                 .into_iter()
+                .map(Key::Run)
                 .chain(reg::link_source(&self.conn, *v)?.map(Key::Version))
                 .collect(),
             (Key::Version(v), Step::Down) => rq::users_of(&self.conn, *v)?

@@ -114,7 +114,7 @@ struct ReadOutcome {
     cacheable: bool,
 }
 
-struct Ingest<'a> {
+pub(crate) struct Ingest<'a> {
     /// Looks blobs up in the index from worker threads.
     readers: ReadPool,
     /// Blobs this log has claimed (written or being written).
@@ -312,6 +312,138 @@ pub(crate) fn join_stat_cache(
     Ok(())
 }
 
+/// Paths named on the command line, resolved: each absolute path and the name it takes in
+/// the version (for a directory, the prefix of its files).
+pub(crate) type NamedPaths = Vec<(PathBuf, String)>;
+
+/// The files of a scan, each with its digest (vouched for by the stat cache or read and
+/// stored), and which of them get a fresh stat cache row at commit.
+pub(crate) struct Scanned {
+    scan: Scan,
+    digests: Vec<Option<Digest>>,
+    recache: Vec<bool>,
+    /// Files whose content was read.
+    pub(crate) files_read: u64,
+    started_ns: i64,
+}
+
+impl Scanned {
+    /// The manifest entries of the scanned files and symlinks, in path order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = ManifestEntry> + '_ {
+        self.scan
+            .entries
+            .iter()
+            .zip(&self.digests)
+            .map(|(e, d)| match &e.kind {
+                ScannedKind::File { exec } => ManifestEntry::file(
+                    e.rel.clone(),
+                    e.stat.size,
+                    d.expect("every file is vouched for or read"),
+                    *exec,
+                ),
+                ScannedKind::Symlink { target } => {
+                    ManifestEntry::symlink(e.rel.clone(), target.to_string())
+                }
+            })
+    }
+
+    /// Number of scanned entries.
+    pub(crate) fn len(&self) -> usize {
+        self.scan.entries.len()
+    }
+
+    /// Records the files read whose stat did not change meanwhile in the stat cache.
+    fn write_stat_cache(&self, tx: &rusqlite::Connection) -> Result<()> {
+        for (i, e) in self
+            .scan
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| self.recache[i])
+        {
+            let digest = self.digests[i].expect("every file is vouched for or read");
+            let entry = stat_entry(e.stat, digest, self.started_ns);
+            sq::put(tx, key_bytes(&self.scan.abs(i)), &entry)?;
+        }
+        Ok(())
+    }
+}
+
+/// What an ingest left for the commit: durable packs, and the packs it reused.
+pub(crate) struct Staged {
+    packs: crate::store::NewPacks,
+    reused: HashSet<i64>,
+    /// New blobs written.
+    pub(crate) new_blobs: u64,
+}
+
+/// A version to commit: everything but its number, which the commit gives.
+pub(crate) struct NewVersion {
+    pub(crate) name: ArtifactName,
+    /// The type asked for; must match the artifact's if it exists.
+    pub(crate) kind: Option<ArtifactType>,
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
+    pub(crate) files: u64,
+    pub(crate) run: Option<String>,
+    pub(crate) source_path: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) metadata: serde_json::Map<String, serde_json::Value>,
+    pub(crate) aliases: Vec<AliasName>,
+    /// A collaborative version: its distributed id, the parts it commits and the runs that
+    /// wrote them.
+    pub(crate) distributed_id: Option<String>,
+    pub(crate) parts: Vec<String>,
+    pub(crate) producers: Vec<String>,
+    /// A patch: the version (row id and `NAME:vN`) `latest` must still name at commit.
+    pub(crate) based_on: Option<(i64, String)>,
+}
+
+/// What committing a [`NewVersion`] did.
+pub(crate) struct Committed {
+    pub(crate) reference: String,
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) version: u64,
+    pub(crate) unchanged: bool,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) stored_bytes: u64,
+}
+
+impl<'s> Ingest<'s> {
+    /// A new ingest writing packs into `store`.
+    pub(crate) fn new(store: &'s Store) -> Self {
+        Ingest {
+            readers: ReadPool::new(&store.dir.join("index.db")),
+            claimed: Mutex::new(DigestSet::default()),
+            packer: Mutex::new(
+                Packer::new(&store.dir, store.config.store.pack_size).without_entries(),
+            ),
+            level: store.config.compression.level,
+            new_blobs: AtomicU64::new(0),
+            reused: Mutex::new(HashSet::new()),
+            interrupt: &store.interrupt,
+            progress: store.progress.as_ref(),
+        }
+    }
+
+    /// Stores a manifest of `entries` (sorted, valid) in the format they need.
+    pub(crate) fn store_manifest(&self, manifest: &Manifest) -> Result<Digest> {
+        self.manifest(manifest.entries().iter(), manifest.format())
+    }
+
+    /// Makes the written packs durable; the commit then records them.
+    pub(crate) fn finish(self) -> Result<Staged> {
+        let new_blobs = self.new_blobs.load(Ordering::Relaxed);
+        let packs = self.packer.into_inner().expect("packer lock").finish()?;
+        Ok(Staged {
+            packs,
+            reused: self.reused.into_inner().expect("reused lock"),
+            new_blobs,
+        })
+    }
+}
+
 impl Store {
     /// Records `opts.paths` as the next version of `opts.name`. Identical content to `latest`
     /// creates no version (`unchanged` is set); requested aliases still move to it.
@@ -320,23 +452,7 @@ impl Store {
     /// Bad paths, a type mismatch, I/O failure or interruption; the store is then unchanged
     /// (at most an unreferenced pack remains for gc).
     pub fn log(&mut self, opts: LogOptions) -> Result<LogOutcome> {
-        let started_ns = crate::model::now_ns();
-        // The run must exist and be running; checked before any pack is written.
-        let run = match &opts.run {
-            Some(given) => Some(self.open_run(given, "log to")?),
-            None => None,
-        };
-        if let (Some(a), Some(t)) = (
-            vq::try_artifact(&self.conn, opts.name.as_str())?,
-            &opts.kind,
-        ) && a.kind != t.as_str()
-        {
-            return Err(Error::TypeMismatch {
-                name: a.name,
-                existing: a.kind,
-                given: t.to_string(),
-            });
-        }
+        let run = self.check_log_target(&opts.name, opts.kind.as_ref(), opts.run.as_deref())?;
         if opts.paths.is_empty() && opts.references.is_empty() {
             return Err(Error::Worktree(crate::worktree::Error::NotFound(
                 PathBuf::new(),
@@ -345,23 +461,94 @@ impl Store {
         // Before any pack is written: a missing or oversized reference changes nothing.
         let references =
             self.resolve_references(&opts.references, opts.checksum, opts.max_objects)?;
-        let mut paths = Vec::with_capacity(opts.paths.len());
-        let mut names = Vec::with_capacity(opts.paths.len());
-        for p in &opts.paths {
-            let canon = p.canonicalize().map_err(crate::worktree::read_error(p))?;
-            // Scans skip `.artifacts`; naming one (or a path inside it) must not version a store.
-            let in_store = canon.strip_prefix(self.root()).is_ok_and(|rel| {
-                rel.components()
-                    .any(|c| c.as_os_str() == crate::api::STORE_DIR)
+        let named = self.named_paths(&opts.paths)?;
+        let single_dir = named.len() == 1 && named[0].0.is_dir();
+        let source_path =
+            (single_dir && opts.record_source).then(|| relative_to_root(self.root(), &named[0].0));
+        let ingest = Ingest::new(self);
+        let scanned = self.read_paths(&ingest, &named, single_dir)?;
+        let files = (scanned.len() + references.len()) as u64;
+        let mut total_size = 0u64;
+        let digest = if references.is_empty() {
+            ingest.manifest(
+                scanned.entries().inspect(|m| total_size += m.size),
+                MANIFEST_FORMAT,
+            )?
+        } else {
+            // References join the scan's entries: collisions are refused by name.
+            let manifest = manifest_of(scanned.entries().chain(references).collect())?;
+            total_size = manifest.total_size();
+            ingest.store_manifest(&manifest)?
+        };
+        let staged = ingest.finish()?;
+        self.check_interrupt()?;
+        let new_blobs = staged.new_blobs;
+        let done = self.commit_version(
+            staged,
+            Some(&scanned),
+            NewVersion {
+                name: opts.name,
+                kind: opts.kind,
+                digest,
+                size: total_size,
+                files,
+                run,
+                source_path,
+                description: opts.description,
+                metadata: opts.metadata,
+                aliases: opts.aliases,
+                distributed_id: None,
+                parts: Vec::new(),
+                producers: Vec::new(),
+                based_on: None,
+            },
+        )?;
+        Ok(LogOutcome {
+            reference: done.reference,
+            name: done.name,
+            kind: done.kind,
+            version: done.version,
+            digest,
+            unchanged: done.unchanged,
+            files,
+            size: total_size,
+            files_read: scanned.files_read,
+            stored_bytes: done.stored_bytes,
+            new_blobs,
+            aliases: done.aliases,
+        })
+    }
+
+    /// Checks what a log needs before any pack is written: the run (returned, resolved) is
+    /// running, and the type asked for matches the artifact's.
+    pub(crate) fn check_log_target(
+        &self,
+        name: &ArtifactName,
+        kind: Option<&ArtifactType>,
+        run: Option<&str>,
+    ) -> Result<Option<String>> {
+        let run = match run {
+            Some(given) => Some(self.open_run(given, "log to")?),
+            None => None,
+        };
+        if let (Some(a), Some(t)) = (vq::try_artifact(&self.conn, name.as_str())?, kind)
+            && a.kind != t.as_str()
+        {
+            return Err(Error::TypeMismatch {
+                name: a.name,
+                existing: a.kind,
+                given: t.to_string(),
             });
-            if in_store {
-                return Err(Error::Worktree(crate::worktree::Error::Walk {
-                    path: p.clone(),
-                    message: "it is inside an art store (`.artifacts`), which art never versions"
-                        .into(),
-                }));
-            }
-            // A path is stored under the name given, not its symlink target's (as `cp` does);
+        }
+        Ok(run)
+    }
+
+    /// Resolves paths to log: each canonical path and its name in the version (the name
+    /// given, not a symlink target's, as `cp` does). A path inside a store is refused.
+    pub(crate) fn named_paths(&self, paths: &[PathBuf]) -> Result<NamedPaths> {
+        let mut named = Vec::with_capacity(paths.len());
+        for p in paths {
+            let canon = self.loggable(p)?;
             // `.` and `..` have no name of their own and take the resolved directory's.
             let name = p.file_name().or_else(|| canon.file_name()).ok_or_else(|| {
                 crate::worktree::Error::Walk {
@@ -373,20 +560,46 @@ impl Store {
                 .to_str()
                 .ok_or_else(|| crate::worktree::Error::NotUtf8(p.clone()))?
                 .to_owned();
-            names.push((canon.clone(), name));
-            paths.push(canon);
+            named.push((canon, name));
         }
-        let single_dir = paths.len() == 1 && paths[0].is_dir();
+        Ok(named)
+    }
+
+    /// The canonical form of a path to log; one inside a store is refused.
+    pub(crate) fn loggable(&self, p: &Path) -> Result<PathBuf> {
+        let canon = p.canonicalize().map_err(crate::worktree::read_error(p))?;
+        // Scans skip `.artifacts`; naming one (or a path inside it) must not version a store.
+        let in_store = canon.strip_prefix(self.root()).is_ok_and(|rel| {
+            rel.components()
+                .any(|c| c.as_os_str() == crate::api::STORE_DIR)
+        });
+        if in_store {
+            return Err(Error::Worktree(crate::worktree::Error::Walk {
+                path: p.to_owned(),
+                message: "it is inside an art store (`.artifacts`), which art never versions"
+                    .into(),
+            }));
+        }
+        Ok(canon)
+    }
+
+    /// Scans `named` (one directory whose contents become the root when `single_dir`, else
+    /// each under its name) and stores the content of every file the stat cache does not
+    /// vouch for.
+    pub(crate) fn read_paths(
+        &self,
+        ingest: &Ingest<'_>,
+        named: &NamedPaths,
+        single_dir: bool,
+    ) -> Result<Scanned> {
+        let started_ns = crate::model::now_ns();
         let mut scan = if single_dir {
-            scan_dir(&paths[0], &self.interrupt)?
-        } else if paths.is_empty() {
+            scan_dir(&named[0].0, &self.interrupt)?
+        } else if named.is_empty() {
             Scan::default()
         } else {
-            scan_named(&names, &self.interrupt)?
+            scan_named(named, &self.interrupt)?
         };
-        let source_path =
-            (single_dir && opts.record_source).then(|| relative_to_root(self.root(), &paths[0]));
-
         // Each file's digest: vouched for by the stat cache, else read below. A row vouches
         // only for stored content (gc drops the others), so no blob lookup is needed here.
         let mut digests: Vec<Option<Digest>> = vec![None; scan.entries.len()];
@@ -400,18 +613,6 @@ impl Store {
         })?;
         // Files read now get a stat cache row (unless they changed while being read).
         let mut recache = vec![false; scan.entries.len()];
-        let ingest = Ingest {
-            readers: ReadPool::new(&self.dir.join("index.db")),
-            claimed: Mutex::new(DigestSet::default()),
-            packer: Mutex::new(
-                Packer::new(&self.dir, self.config.store.pack_size).without_entries(),
-            ),
-            level: self.config.compression.level,
-            new_blobs: AtomicU64::new(0),
-            reused: Mutex::new(HashSet::new()),
-            interrupt: &self.interrupt,
-            progress: self.progress.as_ref(),
-        };
         let to_read = |e: &ScannedEntry, d: &Option<Digest>| {
             d.is_none() && matches!(e.kind, ScannedKind::File { .. })
         };
@@ -446,166 +647,201 @@ impl Store {
         for (i, size) in resized.into_inner().expect("resized lock") {
             scan.entries[i].stat.size = size;
         }
+        Ok(Scanned {
+            scan,
+            digests,
+            recache,
+            files_read,
+            started_ns,
+        })
+    }
 
-        let manifest_entries = || {
-            scan.entries
-                .iter()
-                .zip(&digests)
-                .map(|(e, d)| match &e.kind {
-                    ScannedKind::File { exec } => ManifestEntry::file(
-                        e.rel.clone(),
-                        e.stat.size,
-                        d.expect("every file is vouched for or read"),
-                        *exec,
-                    ),
-                    ScannedKind::Symlink { target } => {
-                        ManifestEntry::symlink(e.rel.clone(), target.to_string())
-                    }
-                })
-        };
-        let files = (scan.entries.len() + references.len()) as u64;
-        let mut total_size = 0u64;
-        let digest = if references.is_empty() {
-            ingest.manifest(
-                manifest_entries().inspect(|m| total_size += m.size),
-                MANIFEST_FORMAT,
-            )?
-        } else {
-            // References join the scan's entries: collisions are refused by name.
-            let all = manifest_entries().chain(references).collect();
-            let manifest = Manifest::new(all).map_err(|e| match e {
-                crate::model::Error::CorruptManifest(m) => Error::PathClash(m),
-                other => other.into(),
-            })?;
-            total_size = manifest.total_size();
-            ingest.manifest(manifest.entries().iter(), manifest.format())?
-        };
-        let new_blobs = ingest.new_blobs.load(Ordering::Relaxed);
-        let packs = ingest.packer.into_inner().expect("packer lock").finish()?;
-        // Their read snapshots would hold back the checkpoint after the commit; the set of
-        // written blobs (70 MiB at a million files) is not needed to index them.
-        drop(ingest.readers);
-        drop(ingest.claimed);
-        self.check_interrupt()?;
-
+    /// Commits staged packs and the entries `build` makes in one transaction: the run is
+    /// checked again (it may have finished meanwhile), reused packs count as used, files read
+    /// get stat cache rows, the batch goes to the log, then `after` reads the outcome.
+    pub(crate) fn commit_staged<T, U>(
+        &mut self,
+        staged: Staged,
+        scanned: Option<&Scanned>,
+        run: Option<&str>,
+        build: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<(Vec<Entry>, T)>,
+        after: impl FnOnce(&rusqlite::Transaction<'_>, T) -> Result<U>,
+    ) -> Result<(U, u64)> {
         let now = now_ms();
         let tx = super::records::begin(&mut self.conn, &self.dir)?;
-        if let Some(id) = &run {
-            // It may have been finished meanwhile.
+        if let Some(id) = run {
             super::run::open_run_in(&tx, id, "log to")?;
         }
-        let reused = ingest.reused.into_inner().expect("reused lock");
-        bq::touch_packs(&tx, reused, now)?;
-        for (i, e) in scan.entries.iter().enumerate().filter(|&(i, _)| recache[i]) {
-            let digest = digests[i].expect("every file is vouched for or read");
-            let entry = stat_entry(e.stat, digest, started_ns);
-            sq::put(&tx, key_bytes(&scan.abs(i)), &entry)?;
+        bq::touch_packs(&tx, staged.reused, now)?;
+        if let Some(scanned) = scanned {
+            scanned.write_stat_cache(&tx)?;
         }
-        let existing = vq::try_artifact(&tx, opts.name.as_str())?;
-        if let Some(a) = existing.as_ref().filter(|a| a.collection) {
-            return Err(Error::CollectionKind(format!(
-                "`{}` is a collection: add versions to it with `art link REF {}`",
-                a.name, a.name
-            )));
-        }
-        if let (Some(a), Some(t)) = (&existing, &opts.kind)
-            && a.kind != t.as_str()
-        {
-            return Err(Error::TypeMismatch {
-                name: a.name.clone(),
-                existing: a.kind.clone(),
-                given: t.to_string(),
-            });
-        }
-        let latest = match &existing {
-            Some(a) => match vq::alias_target(&tx, a.id, AliasName::LATEST)? {
-                Some(id) => vq::version_by_id(&tx, id)?,
-                None => None,
-            },
-            None => None,
-        };
         // What the user recorded goes to the log first; the index applies the same entries,
         // learning the new packs' blobs (and chunk lists) from their durable trailers.
         let mut entries = Vec::new();
-        if !packs.packs().is_empty() {
+        if !staged.packs.packs().is_empty() {
             entries.push(Entry::Packs {
-                packs: packs.packs().iter().map(|p| p.hash).collect(),
+                packs: staged.packs.packs().iter().map(|p| p.hash).collect(),
             });
         }
-        let latest_id = latest.as_ref().map(|v| v.id);
-        let (record, idx, unchanged) = match latest {
-            Some(v) if v.digest == digest => (rq::record_of_version(&tx, v.id)?, v.idx, true),
-            _ => {
-                let idx = match &existing {
-                    Some(a) => vq::next_index(&tx, a.id)?,
-                    None => 0,
-                };
-                let kind = match (&existing, &opts.kind) {
-                    (Some(a), _) => a.kind.clone(),
-                    (None, Some(t)) => t.to_string(),
-                    (None, None) => DEFAULT_TYPE.to_owned(),
-                };
-                let record = VersionRecord {
-                    id: super::records::new_ulid(now),
-                    artifact: opts.name.to_string(),
-                    kind,
-                    number: idx,
-                    digest,
-                    created: now,
-                    run: run.clone(),
-                    source_path,
-                    description: opts.description.clone(),
-                    metadata: opts.metadata.clone(),
-                    size: total_size,
-                    files,
-                    link_of: None,
-                };
-                let id = record.id.clone();
-                entries.push(Entry::Version(record));
-                (id, idx, false)
-            }
-        };
-        if let Some(a) = &existing {
-            let target = unchanged.then_some(latest_id).flatten().or(Some(-1));
-            for alias in &opts.aliases {
-                super::registry::check_alias_change(&tx, a, alias.as_str(), target, false)?;
-            }
-        }
-        for alias in &opts.aliases {
-            entries.push(Entry::AliasSet {
-                version: record.clone(),
-                alias: alias.to_string(),
-            });
-        }
+        let (built, carried) = build(&tx, now)?;
+        entries.extend(built);
         // The log names the packs now: they must stay even if the commit fails (the next
         // open applies the batch).
-        let stored_bytes = packs.bytes();
-        super::records::append_with_packs(&self.dir, &tx, now, entries, packs)?;
-        let artifact = vq::try_artifact(&tx, opts.name.as_str())?.ok_or_else(|| {
-            crate::index::Error::Corrupt(format!("artifact `{}` vanished", opts.name))
-        })?;
-        let version_id = rq::version_of_record(&tx, &record)?.id;
-        let aliases = vq::aliases_by_version(&tx, artifact.id)?
-            .remove(&version_id)
-            .unwrap_or_default();
+        let stored_bytes = staged.packs.bytes();
+        super::records::append_with_packs(&self.dir, &tx, now, entries, staged.packs)?;
+        let out = after(&tx, carried)?;
         tx.commit().map_err(crate::index::Error::from)?;
         crate::failpoint::hit("log.after-commit").map_err(crate::error::io("commit", &self.dir))?;
-
-        Ok(LogOutcome {
-            reference: format!("{}:v{idx}", artifact.name),
-            name: artifact.name,
-            kind: artifact.kind,
-            version: idx,
-            digest,
-            unchanged,
-            files,
-            size: total_size,
-            files_read,
-            stored_bytes,
-            new_blobs,
-            aliases,
-        })
+        Ok((out, stored_bytes))
     }
+
+    /// Commits `v` as the next version of its artifact, or, when its content equals
+    /// `latest`'s, moves only the requested aliases (and drops the parts it finishes).
+    pub(crate) fn commit_version(
+        &mut self,
+        staged: Staged,
+        scanned: Option<&Scanned>,
+        v: NewVersion,
+    ) -> Result<Committed> {
+        let run = v.run.clone();
+        let name = v.name.clone();
+        let (mut done, stored_bytes) = self.commit_staged(
+            staged,
+            scanned,
+            run.as_deref(),
+            |tx, now| version_entries(tx, now, v),
+            |tx, (record, idx, unchanged)| {
+                let artifact = vq::try_artifact(tx, name.as_str())?.ok_or_else(|| {
+                    crate::index::Error::Corrupt(format!("artifact `{name}` vanished"))
+                })?;
+                let version_id = rq::version_of_record(tx, &record)?.id;
+                let aliases = vq::aliases_by_version(tx, artifact.id)?
+                    .remove(&version_id)
+                    .unwrap_or_default();
+                Ok(Committed {
+                    reference: format!("{}:v{idx}", artifact.name),
+                    name: artifact.name,
+                    kind: artifact.kind,
+                    version: idx,
+                    unchanged,
+                    aliases,
+                    stored_bytes: 0,
+                })
+            },
+        )?;
+        done.stored_bytes = stored_bytes;
+        Ok(done)
+    }
+}
+
+/// A manifest of `entries`; two entries at one path (or a file where another needs a
+/// directory) are a clash named for the user.
+pub(crate) fn manifest_of(entries: Vec<ManifestEntry>) -> Result<Manifest> {
+    Manifest::new(entries).map_err(|e| match e {
+        crate::model::Error::CorruptManifest(m) => Error::PathClash(m),
+        other => other.into(),
+    })
+}
+
+/// The entries recording `v` (or, for content equal to `latest`, its alias moves), checked
+/// in the transaction against the artifact as it is now. Returns the record id of the
+/// version the aliases name, its number, and whether the content was unchanged.
+fn version_entries(
+    tx: &rusqlite::Transaction<'_>,
+    now: i64,
+    v: NewVersion,
+) -> Result<(Vec<Entry>, (String, u64, bool))> {
+    let existing = vq::try_artifact(tx, v.name.as_str())?;
+    if let Some(a) = existing.as_ref().filter(|a| a.collection) {
+        return Err(Error::CollectionKind(format!(
+            "`{}` is a collection: add versions to it with `art link REF {}`",
+            a.name, a.name
+        )));
+    }
+    if let (Some(a), Some(t)) = (&existing, &v.kind)
+        && a.kind != t.as_str()
+    {
+        return Err(Error::TypeMismatch {
+            name: a.name.clone(),
+            existing: a.kind.clone(),
+            given: t.to_string(),
+        });
+    }
+    let latest = match &existing {
+        Some(a) => match vq::alias_target(tx, a.id, AliasName::LATEST)? {
+            Some(id) => vq::version_by_id(tx, id)?,
+            None => None,
+        },
+        None => None,
+    };
+    if let Some((base, label)) = &v.based_on
+        && latest.as_ref().map(|l| l.id) != Some(*base)
+    {
+        return Err(Error::PatchBehind {
+            reference: label.clone(),
+            latest: latest.map_or_else(|| "none".to_owned(), |l| format!("{}:v{}", v.name, l.idx)),
+        });
+    }
+    let mut entries = Vec::new();
+    let latest_id = latest.as_ref().map(|l| l.id);
+    let (record, idx, unchanged) = match latest {
+        Some(l) if l.digest == v.digest => {
+            if let Some(id) = &v.distributed_id {
+                // Nothing new to commit, but the parts are done with.
+                entries.push(Entry::PartsDropped {
+                    artifact: v.name.to_string(),
+                    distributed_id: id.clone(),
+                    parts: v.parts.clone(),
+                });
+            }
+            (rq::record_of_version(tx, l.id)?, l.idx, true)
+        }
+        _ => {
+            let idx = match &existing {
+                Some(a) => vq::next_index(tx, a.id)?,
+                None => 0,
+            };
+            let kind = match (&existing, &v.kind) {
+                (Some(a), _) => a.kind.clone(),
+                (None, Some(t)) => t.to_string(),
+                (None, None) => DEFAULT_TYPE.to_owned(),
+            };
+            let record = VersionRecord {
+                id: super::records::new_ulid(now),
+                artifact: v.name.to_string(),
+                kind,
+                number: idx,
+                digest: v.digest,
+                created: now,
+                run: v.run.clone(),
+                source_path: v.source_path,
+                description: v.description,
+                metadata: v.metadata,
+                size: v.size,
+                files: v.files,
+                link_of: None,
+                parts: v.parts,
+                producers: v.producers,
+            };
+            let id = record.id.clone();
+            entries.push(Entry::Version(record));
+            (id, idx, false)
+        }
+    };
+    if let Some(a) = &existing {
+        let target = unchanged.then_some(latest_id).flatten().or(Some(-1));
+        for alias in &v.aliases {
+            super::registry::check_alias_change(tx, a, alias.as_str(), target, false)?;
+        }
+    }
+    for alias in &v.aliases {
+        entries.push(Entry::AliasSet {
+            version: record.clone(),
+            alias: alias.to_string(),
+        });
+    }
+    Ok((entries, (record, idx, unchanged)))
 }
 
 /// A logged directory is recorded relative to the store's parent when inside it.

@@ -192,6 +192,8 @@ impl Store {
                 size: v.size,
                 files: v.file_count,
                 link_of: Some(rq::record_of_version(&tx, v.id)?),
+                parts: Vec::new(),
+                producers: Vec::new(),
             };
             let id = record.id.clone();
             entries.push(Entry::Version(record));

@@ -4,6 +4,7 @@
 
 mod blobs;
 mod error;
+mod parts;
 mod records;
 mod registry;
 mod runs;
@@ -37,6 +38,10 @@ pub mod record_queries {
 /// Collections (links), tags, protected aliases and expiry.
 pub mod registry_queries {
     pub use super::registry::*;
+}
+/// Parts of pending collaborative versions.
+pub mod part_queries {
+    pub use super::parts::*;
 }
 /// Run and lineage-edge queries.
 pub mod run_queries {

@@ -3,6 +3,7 @@
 //! rebuild) apply batches through one function (`api::records::apply`, which adds the pack
 //! entries), so the live index and a rebuilt one cannot diverge.
 
+use super::parts as pq;
 use super::registry as reg;
 use super::runs as rq;
 use super::versions as vq;
@@ -127,6 +128,8 @@ pub fn record_existing(conn: &Connection, version_id: i64, record: &str) -> Resu
         size: v.size,
         files: v.file_count,
         link_of: None,
+        parts: Vec::new(),
+        producers: Vec::new(),
     };
     set_record(conn, version_id, &r)
 }
@@ -169,6 +172,7 @@ fn alias(text: &str) -> Result<AliasName> {
 fn insert_version(conn: &Connection, r: &VersionRecord, row: VersionRow) -> Result<i64> {
     let id = vq::insert_version(conn, &row)?;
     set_record(conn, id, r)?;
+    pq::add_producers(conn, id, &r.producers)?;
     if let Some(source) = &r.link_of {
         reg::set_link(conn, id, version_of_record(conn, source)?.id)?;
     }
@@ -259,7 +263,11 @@ pub fn apply_entry(conn: &Connection, entry: &Entry, time: i64) -> Result<()> {
             };
             let id = insert_version(conn, r, version_row(r, artifact))?;
             vq::set_alias(conn, artifact, &AliasName::latest(), id)?;
+            // A collaborative version commits its parts: they are no longer pending.
+            pq::remove(conn, &r.parts)?;
         }
+        Entry::Part(p) => pq::insert(conn, p)?,
+        Entry::PartsDropped { parts, .. } => pq::remove(conn, parts)?,
         Entry::Tag { version, tag } => {
             reg::add_tag(conn, version_of_record(conn, version)?.id, tag)?;
         }
@@ -424,6 +432,7 @@ pub fn export_checkpoint(conn: &Connection, seq: u64, time: i64) -> Result<Check
         runs,
         inputs,
         protected,
+        parts: pq::all(conn, None)?,
         packs: Vec::new(),
     })
 }
@@ -482,6 +491,9 @@ pub fn load_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<()> {
     for i in &cp.inputs {
         let v = version_of_record(conn, &i.version)?;
         rq::add_input(conn, &i.run, v.id, i.time)?;
+    }
+    for p in &cp.parts {
+        pq::insert(conn, p)?;
     }
     set_applied_seq(conn, cp.seq)
 }

@@ -221,22 +221,34 @@ pub fn users_of(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
 /// # Errors
 /// SQLite errors.
 pub fn outputs_of(conn: &Connection, run_id: &str) -> Result<Vec<i64>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id FROM versions WHERE logged_by_run = ?1 ORDER BY id")?;
+    // A run that wrote a part of a collaborative version is one of its producers.
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM versions WHERE logged_by_run = ?1
+         UNION SELECT version_id FROM version_producers WHERE run_id = ?1 ORDER BY 1",
+    )?;
     let rows = stmt.query_map([run_id], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The run that logged a version, if any.
+/// The runs that produced a version: the one that logged (or finished) it, then those that
+/// wrote parts of it (a collaborative version), each once.
 ///
 /// # Errors
 /// SQLite errors.
-pub fn logger_of(conn: &Connection, version_id: i64) -> Result<Option<String>> {
-    Ok(conn
+pub fn producers_of(conn: &Connection, version_id: i64) -> Result<Vec<String>> {
+    let logger = conn
         .prepare_cached("SELECT logged_by_run FROM versions WHERE id = ?1")?
         .query_row([version_id], |r| r.get::<_, Option<String>>(0))
         .optional()?
-        .flatten())
+        .flatten();
+    let mut stmt = conn.prepare_cached(
+        "SELECT run_id FROM version_producers WHERE version_id = ?1 ORDER BY run_id",
+    )?;
+    let parts = stmt
+        .query_map([version_id], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let others = parts.into_iter().filter(|r| logger.as_ref() != Some(r));
+    Ok(logger.clone().into_iter().chain(others).collect())
 }
 
 /// `(name, type)` of the artifact with this row id.

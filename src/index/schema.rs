@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the core model.
@@ -157,6 +157,27 @@ const MIGRATIONS: &[&str] = &[
         alias TEXT NOT NULL,
         PRIMARY KEY(artifact_id, alias)
     ) WITHOUT ROWID;
+    ",
+    // 8: collaborative versions. Parts of pending versions (one row per writer's part, named
+    // by artifact name: the artifact may not exist before the first finish), and the runs
+    // that wrote a finished version's parts, all of them its producers.
+    r"
+    CREATE TABLE parts(
+        record_id TEXT PRIMARY KEY,
+        artifact TEXT NOT NULL,
+        distributed_id TEXT NOT NULL,
+        manifest BLOB NOT NULL,
+        run TEXT,
+        created_at INTEGER NOT NULL,
+        record TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX parts_by_pending ON parts(artifact, distributed_id, created_at);
+    CREATE TABLE version_producers(
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        run_id TEXT NOT NULL,
+        PRIMARY KEY(version_id, run_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX version_producers_by_run ON version_producers(run_id);
     ",
 ];
 

@@ -198,6 +198,8 @@ mod tests {
             size: 0,
             files: 0,
             link_of: None,
+            parts: Vec::new(),
+            producers: Vec::new(),
         })
     }
 

@@ -30,7 +30,8 @@ pub use merge::{Dropped, Rebased, Renumbered, rebase};
 pub use name::{AliasName, ArtifactName, ArtifactType, closest_names};
 pub use record::{
     AliasState, ArtifactState, Batch, CHECKPOINT_FORMAT, Checkpoint, Entry, InputState, LOG_FORMAT,
-    PackState, ProtectedAlias, RunRecord, VersionRecord, VersionState as RecordedVersion,
+    PackState, PartRecord, ProtectedAlias, RunRecord, VersionRecord,
+    VersionState as RecordedVersion,
 };
 pub use reference::{Ref, Selector};
 pub use run::{

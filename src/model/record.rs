@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The format number of log batches this build writes and reads (2: collections, tags,
-/// protected aliases and TTLs; format 1 batches read unchanged).
-pub const LOG_FORMAT: u32 = 2;
-/// The format number of checkpoints this build writes and reads (2: as [`LOG_FORMAT`]).
-pub const CHECKPOINT_FORMAT: u32 = 2;
+/// protected aliases and TTLs; 3: collaborative parts; older batches read unchanged).
+pub const LOG_FORMAT: u32 = 3;
+/// The format number of checkpoints this build writes and reads (as [`LOG_FORMAT`]).
+pub const CHECKPOINT_FORMAT: u32 = 3;
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(b: &bool) -> bool {
@@ -55,6 +55,39 @@ pub struct VersionRecord {
     /// description and metadata at link time); absent for an artifact's own versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_of: Option<String>,
+    /// A collaborative version: the record ids of the pending parts it commits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<String>,
+    /// A collaborative version: the runs that wrote its parts (besides `run`, the one that
+    /// finished it), sorted; all of them are its producers in the lineage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub producers: Vec<String>,
+}
+
+/// One writer's contribution to a collaborative version: the files it added under a
+/// distributed id, pending until `art finish` commits every part of that id as one version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartRecord {
+    /// A ULID naming this part.
+    pub id: String,
+    /// The artifact's name.
+    pub artifact: String,
+    /// The artifact type the writer asked for (checked against the others at finish).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The pending version it belongs to.
+    pub distributed_id: String,
+    /// The digest of the manifest of the files this writer added.
+    pub manifest: Digest,
+    /// Number of its manifest entries.
+    pub files: u64,
+    /// Sum of its file sizes.
+    pub size: u64,
+    /// The run that wrote it.
+    pub run: Option<String>,
+    /// When it was written (epoch ms).
+    pub created: i64,
 }
 
 /// A run's whole state: written when it starts and whenever it changes.
@@ -175,6 +208,17 @@ pub enum Entry {
     },
     /// A run started or changed; the record is its whole state.
     Run(RunRecord),
+    /// A writer added a part to a pending collaborative version.
+    Part(PartRecord),
+    /// A pending collaborative version was abandoned: its parts are dropped.
+    PartsDropped {
+        /// The artifact.
+        artifact: String,
+        /// The pending version's distributed id.
+        distributed_id: String,
+        /// The record ids of the parts dropped.
+        parts: Vec<String>,
+    },
     /// A run used a version (an input edge).
     Use {
         /// The run id.
@@ -293,6 +337,9 @@ pub struct Checkpoint {
     /// Protected aliases, by artifact and alias.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protected: Vec<ProtectedAlias>,
+    /// Parts of pending collaborative versions, in the order they were written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartRecord>,
     /// Packs the index holds, in the order it learned them.
     pub packs: Vec<PackState>,
 }
@@ -418,6 +465,8 @@ mod tests {
             size: 10,
             files: 2,
             link_of: None,
+            parts: Vec::new(),
+            producers: Vec::new(),
         }
     }
 
@@ -491,6 +540,22 @@ mod tests {
                     run: "01JRUN0000000000000000000A".into(),
                     version: record().id,
                 },
+                Entry::Part(PartRecord {
+                    id: "01JPART0000000000000000000".into(),
+                    artifact: "preds".into(),
+                    kind: "predictions".into(),
+                    distributed_id: "eval-7".into(),
+                    manifest: Digest::of(b"part"),
+                    files: 1,
+                    size: 4,
+                    run: None,
+                    created: 3,
+                }),
+                Entry::PartsDropped {
+                    artifact: "preds".into(),
+                    distributed_id: "eval-7".into(),
+                    parts: vec!["01JPART0000000000000000000".into()],
+                },
             ],
         )
     }
@@ -503,7 +568,7 @@ mod tests {
         assert_eq!(back, b);
         assert_eq!(back.encode(), bytes, "re-encoding gives the same bytes");
         let text = String::from_utf8(bytes).expect("utf-8");
-        assert!(text.starts_with(r#"{"format":2,"id":"01JBATCH000000000000000000","time":1700000000001,"entries":[{"op":"packs","packs":[""#));
+        assert!(text.starts_with(r#"{"format":3,"id":"01JBATCH000000000000000000","time":1700000000001,"entries":[{"op":"packs","packs":[""#));
         // Object keys are sorted at every depth, whatever order they were written in.
         assert!(text.contains(r#""metadata":{"a":{"b":null,"y":[1.5,"x"]},"z":1}"#));
     }
@@ -530,9 +595,9 @@ mod tests {
 
     #[test]
     fn newer_formats_and_unknown_fields_are_refused() {
-        let newer = r#"{"format":3,"id":"B","time":7,"entries":[],"extra":1}"#;
+        let newer = r#"{"format":4,"id":"B","time":7,"entries":[],"extra":1}"#;
         let err = Batch::decode(newer.as_bytes()).expect_err("newer");
-        assert!(matches!(err, Error::NewerRecord { found: 3, .. }), "{err}");
+        assert!(matches!(err, Error::NewerRecord { found: 4, .. }), "{err}");
         assert!(err.to_string().contains("upgrade art"), "{err}");
         let unknown = r#"{"format":1,"id":"B","time":7,"entries":[{"op":"teleport"}]}"#;
         assert!(matches!(
@@ -566,6 +631,8 @@ mod tests {
             versions: vec![VersionState {
                 record: VersionRecord {
                     link_of: Some("01JSOURCE00000000000000000".into()),
+                    parts: vec!["01JPART0000000000000000000".into()],
+                    producers: vec!["01JRUN0000000000000000000B".into()],
                     ..record()
                 },
                 state: "deleted".into(),
@@ -589,6 +656,17 @@ mod tests {
             protected: vec![ProtectedAlias {
                 artifact: "model".into(),
                 alias: "production".into(),
+            }],
+            parts: vec![PartRecord {
+                id: "01JPART0000000000000000001".into(),
+                artifact: "preds".into(),
+                kind: "predictions".into(),
+                distributed_id: "eval-7".into(),
+                manifest: Digest::of(b"part"),
+                files: 2,
+                size: 8,
+                run: Some("R".into()),
+                created: 4,
             }],
             packs: vec![PackState {
                 hash: Digest::of(b"pack"),
