@@ -328,6 +328,15 @@ pub enum Error {
     /// Two entries of a version to log claim one path (a reference and a file, say).
     #[error("{0}; name the reference differently with --ref URI=NAME")]
     PathClash(String),
+    /// Two entries of a patched or collaborative version claim one path, or a file sits where
+    /// another entry needs a directory.
+    #[error("{message}; {hint}")]
+    EntryClash {
+        /// Which paths clash.
+        message: String,
+        /// How to resolve it.
+        hint: &'static str,
+    },
     /// `art find` was given something that is neither a readable file nor a digest prefix.
     #[error(
         "`{0}` is neither a file nor a digest prefix; give a path to a local file or 8 to 64 hex characters"
@@ -378,6 +387,9 @@ pub enum Error {
         /// One line per path: the path and the writers' runs.
         conflicts: Vec<String>,
     },
+    /// An `art patch` that cannot be applied as given.
+    #[error("{0}")]
+    InvalidPatch(String),
     /// A `--remove` pattern of `art patch` that matches nothing in the version.
     #[error(
         "--remove `{pattern}` matches no file of `{reference}`; list its files with `art ls {reference}`"

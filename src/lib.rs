@@ -45,6 +45,10 @@ pub use api::{
     RepairOutcome, Store, VerifyOutcome, VersionInfo,
 };
 pub use api::{
+    DropPendingOutcome, FinishPendingOptions, FinishPendingOutcome, PartOutcome, PatchOptions,
+    PatchOutcome, PendingVersion,
+};
+pub use api::{
     BestRunOptions, BestRunOutcome, FinishOptions, LineageOptions, RunInfo, RunOptions,
     RunsOptions, UseOptions, UseOutcome,
 };

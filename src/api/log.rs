@@ -198,7 +198,13 @@ impl Ingest<'_> {
         let mut file_hasher = blake3::Hasher::new();
         let mut chunks = Vec::new();
         let mut size = 0u64;
-        let mut chunker = Chunker::new(reader);
+        // Manifests are cut finer: a patch of a large version then rewrites a few small
+        // chunks of its manifest, not a few MiB.
+        let mut chunker = if kind == BlobKind::Manifest {
+            Chunker::for_manifests(reader)
+        } else {
+            Chunker::new(reader)
+        };
         while let Some((window, cuts)) = chunker.next_window().map_err(io("read", path))? {
             if self.interrupt.load(Ordering::Relaxed) {
                 return Err(Error::Interrupted);
@@ -231,7 +237,7 @@ impl Ingest<'_> {
     /// Stores a manifest: one blob when small, else chunked like a large file (its digest
     /// maps to a chunk list), so its bytes are never whole in memory and a version that
     /// changes a few files of a large tree shares most manifest chunks with the last one.
-    fn manifest<I>(&self, entries: I, format: u32) -> Result<Digest>
+    pub(crate) fn manifest<I>(&self, entries: I, format: u32) -> Result<Digest>
     where
         I: Iterator,
         I::Item: std::borrow::Borrow<ManifestEntry>,
@@ -775,6 +781,20 @@ fn version_entries(
         },
         None => None,
     };
+    if let Some(id) = &v.distributed_id {
+        // Another `finish` (or `rm --pending`) may have taken these parts since they were read.
+        let pending: HashSet<String> = crate::index::part_queries::of_pending(tx, v.name.as_str(), id)?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        if v.parts.iter().any(|p| !pending.contains(p)) {
+            return Err(Error::NoPendingVersion {
+                name: v.name.to_string(),
+                id: id.clone(),
+                known: Vec::new(),
+            });
+        }
+    }
     if let Some((base, label)) = &v.based_on
         && latest.as_ref().map(|l| l.id) != Some(*base)
     {

@@ -8,6 +8,8 @@ mod init;
 mod lineage;
 mod log;
 mod meta;
+mod parts;
+mod patch;
 mod query;
 mod records;
 mod reference;
@@ -25,6 +27,10 @@ pub use init::InitOutcome;
 pub use lineage::LineageOptions;
 pub use log::{LogOptions, LogOutcome};
 pub use meta::{AliasOutcome, MetaOptions};
+pub use parts::{
+    DropPendingOutcome, FinishPendingOptions, FinishPendingOutcome, PartOutcome, PendingVersion,
+};
+pub use patch::{PatchOptions, PatchOutcome};
 pub use query::{
     ArtifactSummary, CatOutcome, DiffOutcome, DiffTarget, FileInfo, FindTarget, FoundFile,
     VersionInfo,

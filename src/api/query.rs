@@ -80,6 +80,9 @@ pub struct VersionInfo {
     /// When its TTL expires (epoch ms).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// A collaborative version: the runs that wrote its parts (`logged_by_run` finished it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub producers: Vec<String>,
 }
 
 impl VersionInfo {
@@ -105,6 +108,7 @@ impl VersionInfo {
             linked_in: Vec::new(),
             tags: Vec::new(),
             expires_at: None,
+            producers: Vec::new(),
         }
     }
 
@@ -123,6 +127,10 @@ impl VersionInfo {
             .collect();
         self.tags = reg::tags_of(conn, id)?;
         self.expires_at = reg::expiry_of(conn, id)?;
+        self.producers = crate::index::run_queries::producers_of(conn, id)?
+            .into_iter()
+            .filter(|r| self.logged_by_run.as_ref() != Some(r))
+            .collect();
         Ok(self)
     }
 }

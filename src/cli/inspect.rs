@@ -105,14 +105,22 @@ pub struct VersionsArgs {
     /// Only versions carrying this tag.
     #[arg(long, value_name = "TAG")]
     tag: Option<String>,
+    /// List the PENDING collaborative versions instead: their parts and writers.
+    #[arg(long, conflicts_with_all = ["all", "tag"])]
+    pending: bool,
 }
 
 pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
     let store = ctx.open_store()?;
+    if args.pending {
+        return pending(ctx, &store, &args);
+    }
     let mut list = store.versions(args.name.as_str(), args.all)?;
     if let Some(run) = &args.run {
         let run = store.run(run)?;
-        list.retain(|v| v.logged_by_run.as_deref() == Some(run.id.as_str()));
+        list.retain(|v| {
+            v.logged_by_run.as_deref() == Some(run.id.as_str()) || v.producers.contains(&run.id)
+        });
     }
     if let Some(tag) = &args.tag {
         list.retain(|v| v.tags.contains(tag));
@@ -158,6 +166,38 @@ pub fn versions(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<u8> {
             headers.insert(1, "SOURCE");
         }
         table(&headers, &rows)
+    })?;
+    Ok(0)
+}
+
+/// `versions NAME --pending`.
+fn pending(ctx: &Ctx, store: &art::Store, args: &VersionsArgs) -> anyhow::Result<u8> {
+    let mut list = store.pending(Some(args.name.as_str()))?;
+    if let Some(run) = &args.run {
+        let run = store.run(run)?;
+        list.retain(|p| p.writers.contains(&run.id));
+    }
+    ctx.emit(&list, || {
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|p| {
+                vec![
+                    p.distributed_id.clone(),
+                    p.parts.to_string(),
+                    p.files.to_string(),
+                    format_size(p.size),
+                    short_time(p.updated),
+                    p.writers.join(","),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            return format!("{}: no pending versions", args.name);
+        }
+        table(
+            &["DISTRIBUTED ID", "PARTS", "FILES", "SIZE", "UPDATED", "WRITERS"],
+            &rows,
+        )
     })?;
     Ok(0)
 }
@@ -213,6 +253,9 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<u8> {
         }
         if let Some(r) = &v.logged_by_run {
             rows.push(("run", r.clone()));
+        }
+        if !v.producers.is_empty() {
+            rows.push(("parts by", v.producers.join(", ")));
         }
         if let Some(d) = &v.description {
             rows.push(("description", d.clone()));

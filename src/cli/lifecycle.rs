@@ -12,10 +12,27 @@ pub struct RmArgs {
     /// Also remove their aliases (otherwise a version with aliases is refused).
     #[arg(long)]
     delete_aliases: bool,
+    /// Abandon the PENDING collaborative version ID of the artifact named instead (its
+    /// parts are dropped; their content goes with the next gc).
+    #[arg(long, value_name = "ID", conflicts_with = "delete_aliases")]
+    pending: Option<String>,
 }
 
 pub fn rm(ctx: &Ctx, args: RmArgs) -> anyhow::Result<u8> {
     let mut store = ctx.open_store()?;
+    if let Some(id) = &args.pending {
+        let [r] = args.references.as_slice() else {
+            anyhow::bail!("--pending takes one artifact name: `art rm NAME --pending ID`");
+        };
+        let out = store.drop_pending(r.name.as_str(), id)?;
+        ctx.emit(&out, || {
+            format!(
+                "dropped pending {} of {} ({} parts)",
+                out.distributed_id, out.name, out.parts
+            )
+        })?;
+        return Ok(0);
+    }
     let out = store.remove(&args.references, args.delete_aliases)?;
     print_removed(ctx, &out)?;
     Ok(0)

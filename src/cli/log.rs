@@ -38,6 +38,32 @@ pub struct LogArgs {
     /// The run producing this version (default: $ART_RUN).
     #[arg(long, env = "ART_RUN")]
     run: Option<String>,
+    /// Add the files to the PENDING collaborative version ID instead of making a version
+    /// (`art finish` commits it). Without ID: $ART_DISTRIBUTED_ID, else the run's group.
+    /// Setting $ART_DISTRIBUTED_ID alone makes every log collaborative.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    distributed_id: Option<String>,
+}
+
+/// The distributed id of a collaborative log or finish: the one given, else
+/// `$ART_DISTRIBUTED_ID`, else the run's group; `None` when the command is not collaborative
+/// (the flag absent and the variable unset).
+pub fn distributed_id(
+    store: &art::Store,
+    given: Option<String>,
+    run: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    let from_env = std::env::var("ART_DISTRIBUTED_ID").ok().filter(|v| !v.is_empty());
+    match given {
+        Some(id) if !id.is_empty() => Ok(Some(id)),
+        Some(_) => match from_env.or(store.default_distributed_id(run)?) {
+            Some(id) => Ok(Some(id)),
+            None => bail!(
+                "--distributed-id needs an ID: give one, set ART_DISTRIBUTED_ID, or log from a run with a group (`art run exec --group G`)"
+            ),
+        },
+        None => Ok(from_env),
+    }
 }
 
 /// Parses `--metadata JSON` or `--metadata @file.json` into a JSON object.
@@ -55,6 +81,7 @@ pub fn parse_metadata(s: &str) -> anyhow::Result<serde_json::Map<String, serde_j
 
 pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
     let mut store = ctx.open_store()?;
+    let distributed = distributed_id(&store, args.distributed_id, args.run.as_deref())?;
     let mut opts = art::LogOptions::new(args.name, args.paths);
     opts.kind = args.kind;
     opts.aliases = args.alias;
@@ -64,6 +91,27 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
     opts.references = args.references;
     opts.checksum = !args.no_checksum;
     opts.max_objects = args.max_objects;
+    if let Some(id) = distributed {
+        if opts.description.is_some() || !opts.metadata.is_empty() || !opts.aliases.is_empty() {
+            bail!(
+                "a collaborative log adds files only: give -m, --metadata and -a to `art finish {} --distributed-id {id}`",
+                opts.name
+            );
+        }
+        let out = store.log_part(opts, &id)?;
+        ctx.emit(&out, || {
+            format!(
+                "{} pending {}  part {}  {} files  {}  stored {}",
+                out.name,
+                out.distributed_id,
+                out.parts,
+                out.files,
+                format_size(out.size),
+                format_size(out.stored_bytes)
+            )
+        })?;
+        return Ok(0);
+    }
     let meta_given = opts.description.is_some() || !opts.metadata.is_empty() || opts.run.is_some();
     let out = store.log(opts)?;
     if out.unchanged && meta_given && !ctx.quiet {

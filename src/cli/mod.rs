@@ -2,6 +2,7 @@
 //! module prints.
 
 mod checkout;
+mod compose;
 mod inspect;
 mod integrity;
 mod lifecycle;
@@ -45,6 +46,12 @@ pub enum Command {
     Init(manage::InitArgs),
     /// Record a directory or files as the next version of an artifact.
     Log(log::LogArgs),
+    /// Make the next version of REF's artifact from REF plus a few added or removed files;
+    /// only the added files are read and stored.
+    Patch(compose::PatchArgs),
+    /// Commit a pending collaborative version (the parts `log --distributed-id` added) as
+    /// the artifact's next version.
+    Finish(compose::FinishArgs),
     /// Make DEST exactly a version: write what differs, delete what it lacks.
     Checkout(checkout::CheckoutArgs),
     /// Write a version's files into DEST, keeping other files.
@@ -133,6 +140,8 @@ pub fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> anyhow::Result<u8> {
     match cli.command {
         Command::Init(a) => manage::init(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
+        Command::Patch(a) => compose::patch(&ctx, a),
+        Command::Finish(a) => compose::finish(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a, art::CheckoutMode::Exact),
         Command::Download(a) => checkout::run(&ctx, a, art::CheckoutMode::Download),
         Command::Ls(a) => inspect::ls(&ctx, a),

@@ -1,6 +1,7 @@
 //! Plain data types and the rules about them. Nothing here does I/O, so every rule is
 //! unit-testable: names, references, digests, manifests and sizes.
 
+mod compose;
 mod digest;
 mod duration;
 mod error;
@@ -15,6 +16,7 @@ mod select;
 mod size;
 mod time;
 
+pub use compose::{PathConflict, Patched, Prefer, PartsUnion, patch, unite};
 pub use digest::{Digest, DigestHasher, DigestMap, DigestSet};
 pub use duration::Span;
 pub use error::{Error, Result};

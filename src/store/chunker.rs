@@ -1,5 +1,6 @@
-//! Content-defined chunking of large files with FastCDC (min 256 KiB, avg 1 MiB, max 4 MiB),
-//! streaming so memory stays flat whatever the file size.
+//! Content-defined chunking of large files with FastCDC (min 256 KiB, avg 1 MiB, max 4 MiB;
+//! large manifests min 16 KiB, avg 64 KiB, max 256 KiB), streaming so memory stays flat
+//! whatever the file size.
 
 use crate::model::Digest;
 use std::io::Read;
@@ -10,6 +11,10 @@ const MIN_CHUNK: u32 = 256 * 1024;
 const AVG_CHUNK: u32 = 1 << 20;
 /// The largest chunk FastCDC emits.
 pub const MAX_CHUNK: u32 = 4 << 20;
+/// Chunk sizes of large manifests (min, avg, max): a version that changes a few entries
+/// shares all but a few 64 KiB chunks with the last one. Only storage: the version digest
+/// is the hash of the whole manifest, whatever its chunks.
+const MANIFEST_CHUNKS: (u32, u32, u32) = (16 * 1024, 64 * 1024, 256 * 1024);
 
 /// Bytes read per window: several maximum-size chunks, so chunks of one window can be hashed
 /// and compressed in parallel while memory stays bounded.
@@ -25,6 +30,7 @@ pub struct Chunker<R: Read> {
     filled: usize,
     consumed: usize,
     eof: bool,
+    sizes: (u32, u32, u32),
 }
 
 impl<R: Read> Chunker<R> {
@@ -36,6 +42,15 @@ impl<R: Read> Chunker<R> {
             filled: 0,
             consumed: 0,
             eof: false,
+            sizes: (MIN_CHUNK, AVG_CHUNK, MAX_CHUNK),
+        }
+    }
+
+    /// Chunks a large manifest, finer than file content (see `MANIFEST_CHUNKS`).
+    pub fn for_manifests(reader: R) -> Self {
+        Chunker {
+            sizes: MANIFEST_CHUNKS,
+            ..Chunker::new(reader)
         }
     }
 
@@ -62,7 +77,7 @@ impl<R: Read> Chunker<R> {
         }
         let data = &self.buf[..self.filled];
         let mut cuts: Vec<(usize, usize)> =
-            fastcdc::v2020::FastCDC::new(data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK)
+            fastcdc::v2020::FastCDC::new(data, self.sizes.0, self.sizes.1, self.sizes.2)
                 .map(|c| (c.offset, c.length))
                 .collect();
         if !self.eof && cuts.len() > 1 {
