@@ -45,15 +45,15 @@ pub use api::{
     RepairOutcome, Store, VerifyOutcome, VersionInfo,
 };
 pub use api::{
-    DropPendingOutcome, FinishPendingOptions, FinishPendingOutcome, PartOutcome, PatchOptions,
-    PatchOutcome, PendingVersion,
-};
-pub use api::{
     BestRunOptions, BestRunOutcome, FinishOptions, LineageOptions, RunInfo, RunOptions,
     RunsOptions, UseOptions, UseOutcome,
 };
 pub use api::{
     CONFIG_KEYS, DiskUsage, DuOutcome, GcOptions, GcOutcome, PackPlan, PruneOptions, RemoveOutcome,
+};
+pub use api::{
+    DropPendingOutcome, FinishPendingOptions, FinishPendingOutcome, PartOutcome, PatchOptions,
+    PatchOutcome, PendingVersion,
 };
 pub use api::{FetchOutcome, PullOutcome, PushOutcome, RemoteInfo, RemoteRemoved};
 pub use api::{FileReader, LinkOutcome, TagOutcome};

@@ -783,10 +783,11 @@ fn version_entries(
     };
     if let Some(id) = &v.distributed_id {
         // Another `finish` (or `rm --pending`) may have taken these parts since they were read.
-        let pending: HashSet<String> = crate::index::part_queries::of_pending(tx, v.name.as_str(), id)?
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
+        let pending: HashSet<String> =
+            crate::index::part_queries::of_pending(tx, v.name.as_str(), id)?
+                .into_iter()
+                .map(|p| p.id)
+                .collect();
         if v.parts.iter().any(|p| !pending.contains(p)) {
             return Err(Error::NoPendingVersion {
                 name: v.name.to_string(),

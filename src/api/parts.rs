@@ -10,8 +10,7 @@ use crate::error::{Error, Result};
 use crate::index::part_queries as pq;
 use crate::index::version_queries as vq;
 use crate::model::{
-    AliasName, ArtifactName, Digest, Entry, MANIFEST_FORMAT, Manifest, PartRecord, Prefer,
-    unite,
+    AliasName, ArtifactName, Digest, Entry, MANIFEST_FORMAT, Manifest, PartRecord, Prefer, unite,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -185,12 +184,13 @@ impl Store {
         let files = (scanned.len() + references.len()) as u64;
         let (digest, size) = if references.is_empty() {
             let mut size = 0;
-            let digest =
-                ingest.manifest(scanned.entries().inspect(|m| size += m.size), MANIFEST_FORMAT)?;
+            let digest = ingest.manifest(
+                scanned.entries().inspect(|m| size += m.size),
+                MANIFEST_FORMAT,
+            )?;
             (digest, size)
         } else {
-            let manifest =
-                super::log::manifest_of(scanned.entries().chain(references).collect())?;
+            let manifest = super::log::manifest_of(scanned.entries().chain(references).collect())?;
             (ingest.store_manifest(&manifest)?, manifest.total_size())
         };
         let staged = ingest.finish()?;

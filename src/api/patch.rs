@@ -125,7 +125,8 @@ impl Store {
         loop {
             tries += 1;
             match self.patch_once(opts, &removals, &named, run.clone()) {
-                Err(Error::PatchBehind { .. }) if opts.onto_latest && tries < ONTO_LATEST_TRIES => {}
+                Err(Error::PatchBehind { .. }) if opts.onto_latest && tries < ONTO_LATEST_TRIES => {
+                }
                 other => return other,
             }
         }
@@ -149,17 +150,23 @@ impl Store {
         if latest != Some(base.id) {
             return Err(Error::PatchBehind {
                 reference: label,
-                latest: self.resolve(&Ref::latest(opts.base.name.clone())).map_or_else(
-                    |_| "none".to_owned(),
-                    |(a, v)| format!("{}:v{}", a.name, v.idx),
-                ),
+                latest: self
+                    .resolve(&Ref::latest(opts.base.name.clone()))
+                    .map_or_else(
+                        |_| "none".to_owned(),
+                        |(a, v)| format!("{}:v{}", a.name, v.idx),
+                    ),
             });
         }
         let ingest = Ingest::new(self);
         let scanned: Scanned = self.read_paths(&ingest, named, false)?;
         // Only the manifest of the base is read: on a clone, one small download.
         let base_manifest = self.read_manifest(&Packs::new(self)?, &base.digest)?;
-        let patched = apply_patch(base_manifest.entries(), removals, scanned.entries().collect());
+        let patched = apply_patch(
+            base_manifest.entries(),
+            removals,
+            scanned.entries().collect(),
+        );
         if let Some(pattern) = patched.unmatched.first() {
             return Err(Error::RemoveMatchesNothing {
                 pattern: pattern.clone(),

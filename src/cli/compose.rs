@@ -57,7 +57,10 @@ pub fn patch(ctx: &Ctx, args: PatchArgs) -> anyhow::Result<u8> {
     let out = store.patch(&opts)?;
     ctx.emit(&out, || {
         if out.unchanged {
-            return format!("{}: unchanged by the patch, still v{}", out.name, out.version);
+            return format!(
+                "{}: unchanged by the patch, still v{}",
+                out.name, out.version
+            );
         }
         format!(
             "{} from {}  +{} ~{} -{}  {} files  {}  stored {}  [{}]",

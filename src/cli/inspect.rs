@@ -195,7 +195,14 @@ fn pending(ctx: &Ctx, store: &art::Store, args: &VersionsArgs) -> anyhow::Result
             return format!("{}: no pending versions", args.name);
         }
         table(
-            &["DISTRIBUTED ID", "PARTS", "FILES", "SIZE", "UPDATED", "WRITERS"],
+            &[
+                "DISTRIBUTED ID",
+                "PARTS",
+                "FILES",
+                "SIZE",
+                "UPDATED",
+                "WRITERS",
+            ],
             &rows,
         )
     })?;

@@ -53,7 +53,9 @@ pub fn distributed_id(
     given: Option<String>,
     run: Option<&str>,
 ) -> anyhow::Result<Option<String>> {
-    let from_env = std::env::var("ART_DISTRIBUTED_ID").ok().filter(|v| !v.is_empty());
+    let from_env = std::env::var("ART_DISTRIBUTED_ID")
+        .ok()
+        .filter(|v| !v.is_empty());
     match given {
         Some(id) if !id.is_empty() => Ok(Some(id)),
         Some(_) => match from_env.or(store.default_distributed_id(run)?) {

@@ -181,8 +181,14 @@ mod tests {
     #[test]
     fn identical_parts_unite_and_different_ones_conflict() {
         let parts = vec![
-            ("w1".to_owned(), vec![file("shared.txt", "same"), file("p1.txt", "1")]),
-            ("w2".to_owned(), vec![file("shared.txt", "same"), file("x.txt", "two")]),
+            (
+                "w1".to_owned(),
+                vec![file("shared.txt", "same"), file("p1.txt", "1")],
+            ),
+            (
+                "w2".to_owned(),
+                vec![file("shared.txt", "same"), file("x.txt", "two")],
+            ),
             ("w3".to_owned(), vec![file("x.txt", "three")]),
         ];
         let u = unite(parts.clone(), None);
@@ -200,7 +206,13 @@ mod tests {
                 .find(|e| e.path.as_str() == "x.txt")
                 .map(|e| e.digest)
         };
-        assert_eq!(digest_of_x(&unite(parts.clone(), Some(Prefer::First))), Some(Digest::of(b"two")));
-        assert_eq!(digest_of_x(&unite(parts, Some(Prefer::Last))), Some(Digest::of(b"three")));
+        assert_eq!(
+            digest_of_x(&unite(parts.clone(), Some(Prefer::First))),
+            Some(Digest::of(b"two"))
+        );
+        assert_eq!(
+            digest_of_x(&unite(parts, Some(Prefer::Last))),
+            Some(Digest::of(b"three"))
+        );
     }
 }

@@ -16,7 +16,7 @@ mod select;
 mod size;
 mod time;
 
-pub use compose::{PathConflict, Patched, Prefer, PartsUnion, patch, unite};
+pub use compose::{PartsUnion, Patched, PathConflict, Prefer, patch, unite};
 pub use digest::{Digest, DigestHasher, DigestMap, DigestSet};
 pub use duration::Span;
 pub use error::{Error, Result};
