@@ -414,7 +414,7 @@ pub fn export_checkpoint(conn: &Connection, seq: u64, time: i64) -> Result<Check
             })
         })
         .collect::<Result<_>>()?;
-    Ok(Checkpoint {
+    let mut cp = Checkpoint {
         format: CHECKPOINT_FORMAT,
         seq,
         time,
@@ -434,7 +434,9 @@ pub fn export_checkpoint(conn: &Connection, seq: u64, time: i64) -> Result<Check
         protected,
         parts: pq::all(conn, None)?,
         packs: Vec::new(),
-    })
+    };
+    cp.format = cp.format_needed();
+    Ok(cp)
 }
 
 /// Loads a checkpoint's records into an empty index (its packs are the caller's); the caller

@@ -349,8 +349,14 @@ mod tests {
         assert_eq!(inputs_of(&conn, "R").expect("inputs"), [7]);
         assert_eq!(users_of(&conn, 7).expect("users"), ["R"]);
         assert_eq!(outputs_of(&conn, "R").expect("outputs"), [8]);
-        assert_eq!(logger_of(&conn, 8).expect("logger"), Some("R".into()));
-        assert_eq!(logger_of(&conn, 7).expect("logger"), None);
+        assert_eq!(
+            producers_of(&conn, 8).expect("producers"),
+            vec!["R".to_owned()]
+        );
+        assert_eq!(
+            producers_of(&conn, 7).expect("producers"),
+            Vec::<String>::new()
+        );
         assert_eq!(
             artifact_name_and_type(&conn, 1).expect("artifact"),
             ("d".into(), "dataset".into())

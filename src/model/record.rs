@@ -228,6 +228,17 @@ pub enum Entry {
     },
 }
 
+/// The oldest log format that holds `entries`: 3 only for collaborative parts, so a store
+/// (or remote) that never used them stays readable by the art before them.
+fn format_of_entries(entries: &[Entry]) -> u32 {
+    let collaborative = entries.iter().any(|e| match e {
+        Entry::Part(_) | Entry::PartsDropped { .. } => true,
+        Entry::Version(r) => !r.parts.is_empty() || !r.producers.is_empty(),
+        _ => false,
+    });
+    if collaborative { LOG_FORMAT } else { 2 }
+}
+
 /// What one command changed: the unit the log appends atomically.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -382,7 +393,7 @@ impl Batch {
     #[must_use]
     pub fn new(id: String, time: i64, entries: Vec<Entry>) -> Self {
         Batch {
-            format: LOG_FORMAT,
+            format: format_of_entries(&entries),
             id,
             time,
             entries,
@@ -427,6 +438,17 @@ impl Batch {
 }
 
 impl Checkpoint {
+    /// The oldest checkpoint format that holds this state (see [`Batch::new`]).
+    #[must_use]
+    pub fn format_needed(&self) -> u32 {
+        let collaborative = !self.parts.is_empty()
+            || self
+                .versions
+                .iter()
+                .any(|v| !v.record.parts.is_empty() || !v.record.producers.is_empty());
+        if collaborative { CHECKPOINT_FORMAT } else { 2 }
+    }
+
     /// The canonical bytes.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {

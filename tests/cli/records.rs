@@ -457,7 +457,8 @@ fn records_store_of_format_1_is_upgraded_in_place() {
     .expect("config");
     let conn = rusqlite::Connection::open(store.join("index.db")).expect("open index");
     conn.execute_batch(
-        "DROP TABLE tags; DROP TABLE protected_aliases; DROP INDEX versions_by_link;
+        "DROP TABLE parts; DROP TABLE version_producers;
+         DROP TABLE tags; DROP TABLE protected_aliases; DROP INDEX versions_by_link;
          ALTER TABLE versions DROP COLUMN link_of; ALTER TABLE versions DROP COLUMN expires_at;
          ALTER TABLE artifacts DROP COLUMN collection;
          DROP INDEX versions_by_record; ALTER TABLE versions DROP COLUMN record_id;
