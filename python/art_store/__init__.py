@@ -161,6 +161,11 @@ class Artifact:
         self._references: List[str] = []
         self._ref_checksum = True
         self._ref_max: Optional[int] = None
+        # A draft of the next version of a logged one (`new_draft`): logging it is a patch.
+        self._base: Optional[str] = None
+        self._removals: List[str] = []
+        # The pending collaborative version this draft's content went to (`upsert_artifact`).
+        self._distributed_id: Optional[str] = None
 
     # -- construction -------------------------------------------------------------------
 
@@ -174,8 +179,38 @@ class Artifact:
         a._references = []
         a._ref_checksum = True
         a._ref_max = None
+        a._base = None
+        a._removals = []
+        a._distributed_id = None
         a._load(info)
         return a
+
+    def new_draft(self) -> Artifact:
+        """A draft of the next version, starting from this one (W&B's patch mode): add files
+        with :meth:`add_file`/:meth:`add_dir`/:meth:`new_file`/:meth:`add`, take entries out
+        with :meth:`remove`, then log it. Only the added files are read and stored; this
+        version's content is not read, so it works on a lazy clone. Logging is refused when
+        ``latest`` moved past this version meanwhile."""
+        store = self._need_store()
+        draft = Artifact(self.name, self.type, self.description, self.metadata)
+        draft._base = store.artifact(self.qualified_name).qualified_name
+        return draft
+
+    def remove(self, item: str) -> None:
+        """Takes entries out of a draft made by :meth:`new_draft`: a path, a directory or a
+        gitignore-style glob (``"*.tmp"``); one that matches nothing fails the log. On a
+        plain draft, removes a file or directory added before."""
+        self._check_draft()
+        if self._base is not None:
+            self._removals.append(item)
+            return
+        target = self._target(item)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        else:
+            raise NotFoundError(f"`{item}` was not added to this draft")
 
     def _load(self, info: Mapping[str, Any]) -> None:
         self._info = dict(info)
@@ -342,8 +377,16 @@ class Artifact:
 
     @property
     def state(self) -> str:
-        """``"draft"``, ``"committed"`` or ``"deleted"``."""
+        """``"draft"``, ``"pending"`` (its files were added to a collaborative version by
+        :meth:`Run.upsert_artifact`), ``"committed"`` or ``"deleted"``."""
+        if self._distributed_id is not None and self._store is None:
+            return "pending"
         return self._info.get("state", "draft") if self._info else "draft"
+
+    @property
+    def distributed_id(self) -> Optional[str]:
+        """The collaborative version this draft was upserted into, if any."""
+        return self._distributed_id
 
     @property
     def size(self) -> int:
@@ -657,6 +700,27 @@ class Run:
         """Logs a draft artifact as the next version, produced by this run."""
         return self._store.log_artifact(artifact, aliases=aliases, run=self)
 
+    def upsert_artifact(
+        self, artifact: Artifact, distributed_id: Optional[str] = None
+    ) -> Artifact:
+        """Adds a draft's files to the PENDING collaborative version ``distributed_id``
+        (default: ``ART_DISTRIBUTED_ID``, else this run's group), as one writer of many;
+        :meth:`finish_artifact` commits it. The artifact's state becomes ``"pending"``."""
+        return self._store.upsert_artifact(artifact, distributed_id, run=self)
+
+    def finish_artifact(
+        self,
+        artifact: Artifact,
+        distributed_id: Optional[str] = None,
+        aliases: Optional[Sequence[str]] = None,
+        prefer: Optional[str] = None,
+    ) -> Artifact:
+        """Commits the pending version ``distributed_id`` (default as for
+        :meth:`upsert_artifact`) as the next version, with the draft's own files added last;
+        returns it logged. A path two writers wrote with different content is refused
+        (:class:`RefusedError`) unless ``prefer="first"`` or ``"last"``."""
+        return self._store.finish_artifact(artifact, distributed_id, aliases, run=self, prefer=prefer)
+
     def logged_artifacts(self) -> List[Artifact]:
         """The versions this run logged."""
         info = json.loads(self._store._native.run(self.id))
@@ -737,9 +801,11 @@ class Store:
         the store lacks are written, so unchanged files cost nothing.
         """
         artifact._check_draft()
+        run_id = run.id if isinstance(run, Run) else run
+        if artifact._base is not None:
+            return self._log_patch(artifact, aliases, run_id)
         if artifact._count == 0 and not artifact._references:
             raise InvalidInputError(f"artifact `{artifact.name}` is empty; add files first")
-        run_id = run.id if isinstance(run, Run) else run
         if artifact._sole_dir is not None:
             paths, record = [artifact._sole_dir], True
         elif artifact._count == 0:
@@ -761,16 +827,146 @@ class Store:
                 artifact._ref_max,
             )
         )
-        artifact._store = self
-        artifact._load(json.loads(self._native.show(out["reference"])))
+        self._adopt(artifact, out["reference"])
         artifact._info["unchanged"] = out["unchanged"]
         artifact._info["stored_bytes"] = out["stored_bytes"]
         artifact._info["new_blobs"] = out["new_blobs"]
+        return artifact
+
+    def _staged_paths(self, artifact: Artifact) -> List[str]:
+        """The draft's content as paths to log (its sole directory, or the staging one)."""
+        if artifact._sole_dir is not None:
+            return [str(artifact._sole_dir)]
+        if artifact._count == 0:
+            return []
+        return [str(artifact._stage_dir())]
+
+    def _adopt(self, artifact: Artifact, reference: str) -> Artifact:
+        """Turns a draft into the logged version ``reference``, dropping its staging."""
+        artifact._store = self
+        artifact._load(json.loads(self._native.show(reference)))
         if artifact._staging is not None:
             artifact._staging.cleanup()
             artifact._staging = None
         artifact._sole_dir = None
         return artifact
+
+    def _log_patch(
+        self, artifact: Artifact, aliases: Optional[Sequence[str]], run_id: Optional[str]
+    ) -> Artifact:
+        if artifact._references:
+            raise InvalidInputError("a draft made by new_draft() cannot add references")
+        if artifact._count == 0 and not artifact._removals:
+            raise InvalidInputError(
+                f"draft of `{artifact._base}` changes nothing; add or remove files first"
+            )
+        adds = []
+        if artifact._count:
+            root = artifact._stage_dir()
+            adds = [(str(p), p.name) for p in sorted(root.iterdir())]
+        out = json.loads(
+            self._native.patch(
+                artifact._base,
+                adds,
+                artifact._removals,
+                artifact.description,
+                list(aliases or []),
+                run_id,
+                False,
+            )
+        )
+        self._adopt(artifact, out["reference"])
+        artifact._info["unchanged"] = out["unchanged"]
+        artifact._info["stored_bytes"] = out["stored_bytes"]
+        artifact._info["new_blobs"] = out["new_blobs"]
+        return artifact
+
+    def _distributed_id_of(self, given: Optional[str], run: Optional[Union[Run, str]]) -> str:
+        if given:
+            return given
+        env = os.environ.get("ART_DISTRIBUTED_ID")
+        if env:
+            return env
+        group = run.group if isinstance(run, Run) else (self.run(run).group if run else None)
+        if group:
+            return group
+        raise InvalidInputError(
+            "no distributed_id: pass one, set ART_DISTRIBUTED_ID, or use a run with a group"
+        )
+
+    def upsert_artifact(
+        self,
+        artifact: Artifact,
+        distributed_id: Optional[str] = None,
+        run: Optional[Union[Run, str]] = None,
+    ) -> Artifact:
+        """Adds a draft's files to the pending collaborative version ``distributed_id`` of
+        its name (see :meth:`Run.upsert_artifact`); returns the artifact, now ``"pending"``."""
+        artifact._check_draft()
+        if artifact._base is not None:
+            raise InvalidInputError("a draft made by new_draft() is logged, not upserted")
+        if artifact._count == 0 and not artifact._references:
+            raise InvalidInputError(f"artifact `{artifact.name}` is empty; add files first")
+        dist = self._distributed_id_of(distributed_id, run)
+        run_id = run.id if isinstance(run, Run) else run
+        out = json.loads(
+            self._native.log_part(
+                artifact.name,
+                self._staged_paths(artifact),
+                dist,
+                artifact.type,
+                run_id,
+                artifact._references,
+                artifact._ref_checksum,
+            )
+        )
+        if artifact._staging is not None:
+            artifact._staging.cleanup()
+            artifact._staging = None
+        artifact._sole_dir = None
+        artifact._count = 0
+        artifact._references = []
+        artifact._distributed_id = dist
+        artifact._info = {"parts": out["parts"], "part": out["part"]}
+        return artifact
+
+    def finish_artifact(
+        self,
+        artifact: Artifact,
+        distributed_id: Optional[str] = None,
+        aliases: Optional[Sequence[str]] = None,
+        run: Optional[Union[Run, str]] = None,
+        prefer: Optional[str] = None,
+    ) -> Artifact:
+        """Commits the pending collaborative version (see :meth:`Run.finish_artifact`)."""
+        artifact._check_draft()
+        dist = self._distributed_id_of(distributed_id or artifact._distributed_id, run)
+        run_id = run.id if isinstance(run, Run) else run
+        out = json.loads(
+            self._native.finish_pending(
+                artifact.name,
+                dist,
+                self._staged_paths(artifact),
+                list(aliases or []),
+                artifact.description,
+                _dumps(artifact.metadata),
+                run_id,
+                prefer,
+            )
+        )
+        self._adopt(artifact, out["reference"])
+        artifact._distributed_id = dist
+        artifact._info["parts"] = out["parts"]
+        return artifact
+
+    def pending(self, name: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Pending collaborative versions (of ``name``, or all): distributed id, parts,
+        files, size and writers."""
+        return list(json.loads(self._native.pending(name)))
+
+    def drop_pending(self, name: str, distributed_id: str) -> None:
+        """Abandons a pending collaborative version; its content goes with the next gc."""
+        self._native.drop_pending(name, distributed_id)
 
     def artifact(self, ref: str) -> Artifact:
         """A logged version: ``name`` (latest), ``name:alias``, ``name:vN`` or

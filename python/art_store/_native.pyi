@@ -4,7 +4,7 @@ them in Python objects."""
 
 import os
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 _Path = Union[str, os.PathLike[str]]
 
@@ -114,6 +114,39 @@ class Store:
     ) -> str: ...
     def lineage(self, target: str, direction: str = "both", depth: Optional[int] = None) -> str: ...
     def remotes(self) -> str: ...
+    def log_part(
+        self,
+        name: str,
+        paths: Sequence[_Path],
+        distributed_id: str,
+        kind: Optional[str] = None,
+        run: Optional[str] = None,
+        references: Sequence[str] = ...,
+        checksum: bool = True,
+    ) -> str: ...
+    def finish_pending(
+        self,
+        name: str,
+        distributed_id: str,
+        paths: Sequence[_Path] = ...,
+        aliases: Sequence[str] = ...,
+        description: Optional[str] = None,
+        metadata: Optional[str] = None,
+        run: Optional[str] = None,
+        prefer: Optional[str] = None,
+    ) -> str: ...
+    def pending(self, name: Optional[str] = None) -> str: ...
+    def drop_pending(self, name: str, distributed_id: str) -> str: ...
+    def patch(
+        self,
+        reference: str,
+        add: Sequence[Tuple[_Path, Optional[str]]] = ...,
+        remove: Sequence[str] = ...,
+        description: Optional[str] = None,
+        aliases: Sequence[str] = ...,
+        run: Optional[str] = None,
+        onto_latest: bool = False,
+    ) -> str: ...
     def push(self, remote: Optional[str] = None, references: Sequence[str] = ...) -> str: ...
     def pull(self, remote: Optional[str] = None, data: bool = False, names: Sequence[str] = ...) -> str: ...
     def remote_add(

@@ -66,6 +66,7 @@ fn to_py(e: art::Error) -> PyErr {
         | art::Error::UnknownPath { .. }
         | art::Error::UnknownRemote { .. }
         | art::Error::Deleted { .. }
+        | art::Error::NoPendingVersion { .. }
         | art::Error::NoRuns(_) => NotFoundError::new_err(msg),
         art::Error::Model(_)
         | art::Error::InvalidMetadata(_)
@@ -73,7 +74,10 @@ fn to_py(e: art::Error) -> PyErr {
         | art::Error::TypeMismatch { .. }
         | art::Error::AmbiguousRef { .. }
         | art::Error::AmbiguousRun { .. }
-        | art::Error::NoMetric { .. } => InvalidInputError::new_err(msg),
+        | art::Error::NoMetric { .. }
+        | art::Error::InvalidPatch(_)
+        | art::Error::RemoveMatchesNothing { .. }
+        | art::Error::EntryClash { .. } => InvalidInputError::new_err(msg),
         // art::Error is #[non_exhaustive].
         _ => ArtError::new_err(msg),
     }
@@ -757,6 +761,101 @@ impl Store {
     ) -> PyResult<String> {
         let r = parse(reference)?;
         json(&self.read(py, |s| s.tag(&r, &tags, on))?)
+    }
+
+    /// Adds `paths` as a part of the pending collaborative version `distributed_id` of
+    /// `name` (created by its first part); returns the part outcome as JSON.
+    #[pyo3(signature = (name, paths, distributed_id, kind=None, run=None, references=Vec::new(), checksum=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn log_part(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        paths: Vec<PathBuf>,
+        distributed_id: String,
+        kind: Option<&str>,
+        run: Option<String>,
+        references: Vec<String>,
+        checksum: bool,
+    ) -> PyResult<String> {
+        let mut opts = art::LogOptions::new(parse(name)?, paths);
+        opts.kind = kind.map(parse).transpose()?;
+        opts.run = run;
+        opts.references = references;
+        opts.checksum = checksum;
+        let out = self.long(py, |s| s.log_part(opts, &distributed_id))?;
+        json(&out)
+    }
+
+    /// Commits the pending version `distributed_id` of `name` (plus `paths`, added last);
+    /// `prefer` is `"first"`, `"last"` or None (a path written twice differently is refused).
+    #[pyo3(signature = (name, distributed_id, paths=Vec::new(), aliases=Vec::new(), description=None, metadata=None, run=None, prefer=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn finish_pending(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        distributed_id: String,
+        paths: Vec<PathBuf>,
+        aliases: Vec<String>,
+        description: Option<String>,
+        metadata: Option<&str>,
+        run: Option<String>,
+        prefer: Option<&str>,
+    ) -> PyResult<String> {
+        let mut opts = art::FinishPendingOptions::new(parse(name)?, distributed_id);
+        opts.paths = paths;
+        opts.aliases = aliases.iter().map(|a| parse(a)).collect::<PyResult<_>>()?;
+        opts.description = description;
+        opts.metadata = object("metadata", metadata)?;
+        opts.run = run;
+        opts.prefer = match prefer {
+            None => None,
+            Some("first") => Some(art::model::Prefer::First),
+            Some("last") => Some(art::model::Prefer::Last),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "prefer must be \"first\", \"last\" or None, not {other:?}"
+                )));
+            }
+        };
+        json(&self.long(py, |s| s.finish_pending(opts))?)
+    }
+
+    /// The pending collaborative versions of `name` (or of every artifact), as JSON.
+    #[pyo3(signature = (name=None))]
+    fn pending(&self, py: Python<'_>, name: Option<&str>) -> PyResult<String> {
+        json(&self.read(py, |s| s.pending(name))?)
+    }
+
+    /// Abandons a pending collaborative version, as JSON.
+    fn drop_pending(&self, py: Python<'_>, name: &str, distributed_id: &str) -> PyResult<String> {
+        json(&self.read(py, |s| s.drop_pending(name, distributed_id))?)
+    }
+
+    /// The next version of `reference`'s artifact: its manifest minus the entries `remove`
+    /// selects, plus `add` (`(path, name in the artifact)`), as JSON.
+    #[pyo3(signature = (reference, add=Vec::new(), remove=Vec::new(), description=None, aliases=Vec::new(), run=None, onto_latest=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn patch(
+        &self,
+        py: Python<'_>,
+        reference: &str,
+        add: Vec<(PathBuf, Option<String>)>,
+        remove: Vec<String>,
+        description: Option<String>,
+        aliases: Vec<String>,
+        run: Option<String>,
+        onto_latest: bool,
+    ) -> PyResult<String> {
+        let mut opts = art::PatchOptions::new(parse(reference)?);
+        opts.add = add;
+        opts.remove = remove;
+        opts.description = description;
+        opts.aliases = aliases.iter().map(|a| parse(a)).collect::<PyResult<_>>()?;
+        opts.run = run;
+        opts.onto_latest = onto_latest;
+        json(&self.long(py, |s| s.patch(&opts))?)
     }
 
     /// Sets a version's time to live (`"30d"`, or None for never).

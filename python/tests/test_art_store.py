@@ -592,3 +592,85 @@ def test_a_dataframe_round_trips_through_add_and_get(store: Store, tmp_path: Pat
     assert store.artifact("eval").get("summary") == {"rows": 3}
     with pytest.raises(art_store.NotFoundError):
         logged.get("missing")
+
+
+def _upsert_in_child(root: str, i: int) -> None:
+    s = Store(root)
+    with s.init_run(group="eval", job_type="eval") as run:
+        art = Artifact("preds", type="predictions")
+        with art.new_file(f"shard-{i}.txt") as f:
+            f.write(f"{i}\n" * 1000)
+        with art.new_file("classes.txt") as f:
+            f.write("cat\ndog\n")
+        run.upsert_artifact(art)
+        assert art.state == "pending" and art.distributed_id == "eval"
+
+
+def test_collaborative_writers_upsert_then_one_run_finishes(store: Store, tmp_path: Path) -> None:
+    # Seed 004: several runs of one group write parts; a last one commits the version.
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_upsert_in_child, args=(str(tmp_path), i)) for i in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    (pending,) = store.pending("preds")
+    assert (pending["distributed_id"], pending["parts"]) == ("eval", 3)
+
+    with store.init_run(group="eval", job_type="merge") as run:
+        art = Artifact("preds", type="predictions", description="all shards")
+        with art.new_file("summary.json") as f:
+            f.write('{"n": 3}')
+        run.finish_artifact(art, aliases=["evaluated"])
+    assert art.qualified_name == "preds:v0" and art.state == "committed"
+    assert sorted(f.path for f in art.files()) == [
+        "classes.txt", "shard-0.txt", "shard-1.txt", "shard-2.txt", "summary.json"
+    ]
+    assert art.read_bytes("shard-2.txt") == b"2\n" * 1000
+    assert store.pending("preds") == []
+    # Every writer produced it: the lineage has the merge run and the three writers.
+    graph = store.lineage("preds:v0", direction="up")
+    assert len([n for n in graph["nodes"] if n["kind"] == "run"]) == 4
+
+    # Writers that disagree on a path are refused unless one is preferred.
+    for content in ("a", "b"):
+        draft = Artifact("preds", type="predictions")
+        with draft.new_file("x.txt") as f:
+            f.write(content)
+        store.upsert_artifact(draft, "clash")
+    with pytest.raises(art_store.RefusedError, match="x.txt"):
+        store.finish_artifact(Artifact("preds", type="predictions"), "clash")
+    done = store.finish_artifact(Artifact("preds", type="predictions"), "clash", prefer="last")
+    assert done.read_bytes("x.txt") == b"b"
+
+
+def test_new_draft_patches_a_version_reading_only_the_added_files(
+    store: Store, tmp_path: Path
+) -> None:
+    data = tree(tmp_path / "data", {f"img/{i}.bin": os.urandom(2000) for i in range(50)})
+    tree(data, {"labels.csv": "id,label\n", "tmp/scratch.txt": "x"})
+    base = Artifact("dataset", type="dataset", metadata={"source": "scraper"})
+    base.add_dir(data)
+    store.log_artifact(base)
+
+    draft = store.artifact("dataset:latest").new_draft()
+    draft.add_file(tree(tmp_path / "new", {"50.bin": b"fifty"}) / "50.bin", "img/50.bin")
+    draft.remove("tmp/")
+    draft.remove("labels.csv")
+    store.log_artifact(draft, aliases=["patched"])
+    assert draft.qualified_name == "dataset:v1"
+    assert draft.metadata == {"source": "scraper"}, "the patch keeps the version's metadata"
+    assert draft._info["new_blobs"] == 2, "the added file and a manifest"
+    expected = {f"img/{i}.bin": (data / f"img/{i}.bin").read_bytes() for i in range(50)}
+    expected["img/50.bin"] = b"fifty"
+    assert read_tree(Path(draft.download(tmp_path / "out"))) == expected
+
+    stale = store.artifact("dataset:v0").new_draft()
+    stale.remove("img/0.bin")
+    with pytest.raises(art_store.RefusedError, match="--onto-latest"):
+        store.log_artifact(stale)
+    nothing = store.artifact("dataset:latest").new_draft()
+    nothing.remove("*.png")
+    with pytest.raises(art_store.InvalidInputError, match="matches no file"):
+        store.log_artifact(nothing)
