@@ -356,20 +356,27 @@ impl Store {
             .into_iter()
             .map(|a| (a.id, a.name))
             .collect();
+        // Live versions, then the parts of pending collaborative versions: both must be whole.
+        let mut targets: Vec<(String, Digest)> = live
+            .iter()
+            .map(|v| {
+                let name = names.get(&v.artifact_id).map_or("?", String::as_str);
+                (format!("{name}:v{}", v.idx), v.digest)
+            })
+            .collect();
+        for p in crate::index::part_queries::all(&self.conn, None)? {
+            let label = format!("{} (pending {}, part {})", p.artifact, p.distributed_id, p.id);
+            targets.push((label, p.manifest));
+        }
         let mut affected = Vec::new();
-        for v in &live {
-            let label = format!(
-                "{}:v{}",
-                names.get(&v.artifact_id).map_or("?", String::as_str),
-                v.idx
-            );
+        for (label, digest) in targets {
             if self
-                .locate(&v.digest)
+                .locate(&digest)
                 .is_ok_and(|l| evicted_ids.contains(&l.pack_id))
             {
                 continue;
             }
-            if let Ok(source) = self.file_source(&packs, &v.digest)
+            if let Ok(source) = self.file_source(&packs, &digest)
                 && let Some(l) = damage.hit(source.locations())
             {
                 problems.push(format!(
@@ -385,7 +392,7 @@ impl Store {
                 });
                 continue;
             }
-            match self.read_manifest(&packs, &v.digest) {
+            match self.read_manifest(&packs, &digest) {
                 Ok(m) => {
                     problems.extend(self.check_content(
                         &packs,
