@@ -63,3 +63,16 @@ step link model:latest classifier -a production
 step alias protect classifier production
 step versions classifier
 step lineage classifier:production
+# Patch mode: the next dataset version is the last one plus a file, minus the README; only
+# the added file is read (this clone holds no data of the dataset, and needs none).
+printf 'id,label\n900,1\n' > extra.csv
+step patch dataset --add extra.csv=labels/extra.csv --remove README.md -m "patched"
+step ls dataset
+# Collaborative: two evaluation workers of one run group add their predictions to one
+# pending version; a last command commits it.
+mkdir -p w0 w1 && printf 'shard 0\n' > w0/preds-0.txt && printf 'shard 1\n' > w1/preds-1.txt
+step run exec --group eval-1 -- "$art" log preds w0 -t predictions --distributed-id
+step run exec --group eval-1 -- "$art" log preds w1 --distributed-id
+step versions preds --pending
+step finish preds --distributed-id eval-1 -a evaluated
+step lineage preds:evaluated --up

@@ -365,7 +365,10 @@ impl Store {
             })
             .collect();
         for p in crate::index::part_queries::all(&self.conn, None)? {
-            let label = format!("{} (pending {}, part {})", p.artifact, p.distributed_id, p.id);
+            let label = format!(
+                "{} (pending {}, part {})",
+                p.artifact, p.distributed_id, p.id
+            );
             targets.push((label, p.manifest));
         }
         let mut affected = Vec::new();

@@ -114,10 +114,21 @@ pub struct FinishArgs {
     /// The run finishing it (default: $ART_RUN).
     #[arg(long, env = "ART_RUN")]
     run: Option<String>,
+    /// Pull first from REMOTE (default: the only or `origin` remote), so parts other
+    /// machines pushed are included, and push the version after.
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "")]
+    sync: Option<String>,
 }
 
 pub fn finish(ctx: &Ctx, args: FinishArgs) -> anyhow::Result<u8> {
     let mut store = ctx.open_store()?;
+    let remote = args.sync.as_deref().map(|r| (!r.is_empty()).then_some(r));
+    if let Some(remote) = remote {
+        let pulled = store.pull(remote)?;
+        if !ctx.quiet && !ctx.json {
+            eprintln!("{}", super::remote::pull_text(&pulled));
+        }
+    }
     let given = Some(args.distributed_id.unwrap_or_default());
     let Some(id) = super::log::distributed_id(&store, given, args.run.as_deref())? else {
         unreachable!("an empty given id resolves or fails")
@@ -133,6 +144,15 @@ pub fn finish(ctx: &Ctx, args: FinishArgs) -> anyhow::Result<u8> {
         PreferArg::Last => Prefer::Last,
     });
     let out = store.finish_pending(opts)?;
+    if let Some(remote) = remote {
+        let pushed = store.push(remote, &[])?;
+        if !ctx.quiet && !ctx.json {
+            eprintln!(
+                "pushed to {}: {} packs, {} batches",
+                pushed.remote, pushed.packs_uploaded, pushed.batches_uploaded
+            );
+        }
+    }
     if !out.resolved.is_empty() && !ctx.quiet && !ctx.json {
         eprintln!(
             "note: {} path(s) written with different content, resolved by --prefer: {}",

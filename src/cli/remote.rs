@@ -150,7 +150,7 @@ pub fn pull(ctx: &Ctx, args: PullArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn pull_text(out: &art::PullOutcome) -> String {
+pub fn pull_text(out: &art::PullOutcome) -> String {
     if out.up_to_date {
         return format!("{}: up to date", out.remote);
     }

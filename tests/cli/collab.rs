@@ -277,15 +277,17 @@ fn parts_from_two_machines_meet_through_a_remote() {
     machines[1].ok(&["pull"]);
     machines[1].ok(&["push"]);
 
-    origin.ok(&["pull"]);
-    let pending = origin.json(&["versions", "preds", "--pending"]);
-    assert_eq!(pending[0]["parts"], 2, "{pending}");
-    origin.ok(&["finish", "preds", "--distributed-id", "nightly"]);
+    // The finisher has not pulled: `--sync` pulls the parts, finishes, and pushes.
+    assert_eq!(
+        origin.json(&["versions", "preds", "--pending"]),
+        serde_json::json!([])
+    );
+    let done = origin.json(&["finish", "preds", "--distributed-id", "nightly", "--sync"]);
+    assert_eq!(done["parts"], 2, "{done}");
     origin.ok(&["checkout", "preds", "out"]);
     let mut expected = read_tree(&machines[0].path("w0"));
     expected.extend(read_tree(&machines[1].path("w1")));
     assert_eq!(origin.read_tree("out"), expected);
-    origin.ok(&["push"]);
     machines[0].ok(&["pull"]);
     assert_eq!(
         machines[0].json(&["versions", "preds", "--pending"]),
