@@ -63,10 +63,10 @@ step link model:latest classifier -a production
 step alias protect classifier production
 step versions classifier
 step lineage classifier:production
-# Patch mode: the next dataset version is the last one plus a file, minus the README; only
+# Patch mode: the next dataset version is the last one plus a file, minus test.csv; only
 # the added file is read (this clone holds no data of the dataset, and needs none).
 printf 'id,label\n900,1\n' > extra.csv
-step patch dataset --add extra.csv=labels/extra.csv --remove README.md -m "patched"
+step patch dataset --add extra.csv=labels/extra.csv --remove test.csv -m "patched"
 step ls dataset
 # Collaborative: two evaluation workers of one run group add their predictions to one
 # pending version; a last command commits it.
