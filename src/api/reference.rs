@@ -338,7 +338,51 @@ fn bucket_references(
             count: max_objects.saturating_add(1),
             max: max_objects,
         })?;
-    if listed.is_empty() {
+    let name = match name {
+        Some(n) => n.trim_end_matches('/').to_owned(),
+        None => last_segment(&prefix).map_or_else(
+            || url.split('/').nth(2).unwrap_or_default().to_owned(),
+            str::to_owned,
+        ),
+    };
+    // A listing carries no version ids (and some servers send no ETags): when an object
+    // shows the bucket keeps versions, or an ETag is missing, every object is asked. A
+    // zero-byte one is always asked: the listing drops the trailing `/` of a folder marker
+    // (what consoles create for `data/sub/`), so only a HEAD tells a marker (not found
+    // without its slash) from an empty file such as `_SUCCESS`.
+    let first = match listed.iter().find(|(_, i)| i.size > 0) {
+        Some((k, _)) => bucket.head(k, None)?,
+        None => None,
+    };
+    let ask_each = first.as_ref().is_some_and(|i| i.version.is_some())
+        || listed.iter().any(|(_, i)| i.etag.is_none());
+    let asked: Vec<(String, Option<String>)> = listed
+        .iter()
+        .filter(|(_, i)| ask_each || i.size == 0)
+        .map(|(k, _)| (k.clone(), None))
+        .collect();
+    let mut answers = bucket.head_many(&asked)?.into_iter();
+    let mut entries = Vec::with_capacity(listed.len());
+    for (k, listed_info) in &listed {
+        let info = if ask_each || listed_info.size == 0 {
+            match answers.next().flatten() {
+                Some(info) => info,
+                None if listed_info.size == 0 => continue,
+                None => {
+                    return Err(failed(format!("`{k}` vanished while it was being listed")));
+                }
+            }
+        } else {
+            listed_info.clone()
+        };
+        let rest = k.strip_prefix(&prefix).unwrap_or(k);
+        entries.push(bucket_entry(
+            &format!("{name}/{rest}"),
+            bucket.url_of(k),
+            &info,
+        )?);
+    }
+    if entries.is_empty() {
         return Err(failed(if prefix.is_empty() {
             "the bucket holds no object".into()
         } else if key.ends_with('/') {
@@ -347,40 +391,7 @@ fn bucket_references(
             "no such object, and no object under it as a prefix".into()
         }));
     }
-    let name = match name {
-        Some(n) => n.trim_end_matches('/').to_owned(),
-        None => last_segment(&prefix).map_or_else(
-            || url.split('/').nth(2).unwrap_or_default().to_owned(),
-            str::to_owned,
-        ),
-    };
-    // A listing carries no version ids (and some servers send no ETags): when the first
-    // object shows the bucket keeps versions, or an ETag is missing, every object is asked.
-    let first = bucket.head(&listed[0].0, None)?;
-    let ask_each = first.as_ref().is_some_and(|i| i.version.is_some())
-        || listed.iter().any(|(_, i)| i.etag.is_none());
-    let infos: Vec<ObjectInfo> = if ask_each {
-        let asked: Vec<(String, Option<String>)> =
-            listed.iter().map(|(k, _)| (k.clone(), None)).collect();
-        let answers = bucket.head_many(&asked)?;
-        listed
-            .iter()
-            .zip(answers)
-            .map(|((k, _), a)| {
-                a.ok_or_else(|| failed(format!("`{k}` vanished while it was being listed")))
-            })
-            .collect::<Result<_>>()?
-    } else {
-        listed.iter().map(|(_, i)| i.clone()).collect()
-    };
-    listed
-        .iter()
-        .zip(&infos)
-        .map(|((k, _), info)| {
-            let rest = k.strip_prefix(&prefix).unwrap_or(k);
-            bucket_entry(&format!("{name}/{rest}"), bucket.url_of(k), info)
-        })
-        .collect()
+    Ok(entries)
 }
 
 /// How a bucket object differs from the pinned one (size, ETag), if it does.

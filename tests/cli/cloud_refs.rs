@@ -161,6 +161,9 @@ fn s3_versioned_bucket_restores_the_pinned_version_through_moto() {
          s3.create_bucket(Bucket='plain')\n\
          s3.put_object(Bucket='versioned', Key='model/w.bin', Body=b'weights v1')\n\
          s3.put_object(Bucket='versioned', Key='model/notes.txt', Body=b'notes')\n\
+         s3.put_object(Bucket='versioned', Key='model/', Body=b'')\n\
+         s3.put_object(Bucket='versioned', Key='model/empty/', Body=b'')\n\
+         s3.put_object(Bucket='versioned', Key='model/_SUCCESS', Body=b'')\n\
          s3.put_object(Bucket='plain', Key='cfg.json', Body=b'{\"a\":1}')",
     );
     let env = on_server(&moto.endpoint, "moto", "moto");
@@ -174,6 +177,8 @@ fn s3_versioned_bucket_restores_the_pinned_version_through_moto() {
     ];
     env.ok(&log);
     assert!(env.ok(&log).contains("unchanged, still v0"));
+    // The console's folder markers `model/` and `model/empty/` are no files; an empty
+    // object is.
     let entries = listed(&env, "m");
     let pins: Vec<(&str, bool)> = entries
         .iter()
@@ -183,6 +188,7 @@ fn s3_versioned_bucket_restores_the_pinned_version_through_moto() {
         pins,
         [
             ("cfg.json", false),
+            ("model/_SUCCESS", true),
             ("model/notes.txt", true),
             ("model/w.bin", true)
         ]
@@ -192,7 +198,7 @@ fn s3_versioned_bucket_restores_the_pinned_version_through_moto() {
     // answers its HEAD with 404 as S3 does; s3s-fs, which keeps keys as files, with 500).
     env.ok(&["log", "weights", "--ref", "s3://versioned/model=w"]);
     let names: Vec<String> = listed(&env, "weights").into_iter().map(|e| e.0).collect();
-    assert_eq!(names, ["w/notes.txt", "w/w.bin"]);
+    assert_eq!(names, ["w/_SUCCESS", "w/notes.txt", "w/w.bin"]);
 
     // Overwritten (another size) and deleted in the versioned bucket: v0 still restores
     // exactly what was logged, from the pinned versions.
