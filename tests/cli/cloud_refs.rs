@@ -293,3 +293,46 @@ fn unknown_schemes_are_recorded_by_uri_only_and_never_fetched() {
         "{err}"
     );
 }
+
+/// `az://` references against Azurite: the objects are the packs a push put there, so the
+/// checkout must restore them byte for byte.
+#[test]
+fn az_references_through_azurite() {
+    let Some(azurite) = crate::s3::Azurite::start("lake") else {
+        return;
+    };
+    let env = Env::init();
+    env.set_var("AZURE_STORAGE_ACCOUNT_NAME", crate::s3::AZURITE_ACCOUNT);
+    env.set_var("AZURE_STORAGE_ACCOUNT_KEY", crate::s3::AZURITE_KEY);
+    env.set_var("AZURE_STORAGE_ENDPOINT", &azurite.endpoint);
+    env.set_var("AZURE_ALLOW_HTTP", "true");
+    env.write("d/a.bin", crate::util::noise(300_000, 7));
+    env.write("d/b.txt", "text");
+    env.ok(&["log", "ds", "d"]);
+    env.ok(&["remote", "add", "origin", "az://lake/team", "--allow-http"]);
+    env.ok(&["push"]);
+    let packs = env.read_tree(".artifacts/packs");
+    assert!(!packs.is_empty());
+
+    let log = ["log", "refs", "--ref", "az://lake/team/packs/"];
+    env.ok(&log);
+    assert!(env.ok(&log).contains("unchanged, still v0"));
+    let out = env.json(&["checkout", "refs", "out"]);
+    assert_eq!(out["references"].as_u64(), Some(packs.len() as u64));
+    let restored: std::collections::BTreeMap<String, Vec<u8>> = env
+        .read_tree("out")
+        .into_iter()
+        .map(|(k, v)| (k.trim_start_matches("packs/").to_owned(), v))
+        .collect();
+    assert_eq!(restored, packs);
+    env.ok(&["verify", "refs"]);
+    env.ok(&[
+        "log",
+        "fmt",
+        "--ref",
+        "az://lake/team/art-remote.json=f.json",
+    ]);
+    assert!(env.ok(&["cat", "fmt", "f.json"]).contains("\"format\""));
+    let err = env.fails(&["log", "x", "--ref", "az://lake/none/"], 1);
+    assert!(err.contains("no object under this prefix"), "{err}");
+}
