@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// The default bound on the objects one `--ref` may expand to.
 pub const DEFAULT_MAX_OBJECTS: u64 = 10_000_000;
@@ -120,7 +121,7 @@ impl Store {
                     continue;
                 }
                 Source::Bucket(url) => {
-                    out.extend(bucket_references(&url, name, max_objects)?);
+                    out.extend(bucket_references(&url, name, max_objects, &self.interrupt)?);
                     continue;
                 }
                 Source::Opaque { scheme } => {
@@ -310,7 +311,12 @@ fn bucket_references(
     url: &str,
     name: Option<&str>,
     max_objects: u64,
+    stop: &AtomicBool,
 ) -> Result<Vec<ManifestEntry>> {
+    let stopped = |e: crate::remote::Error| match e {
+        crate::remote::Error::Interrupted => Error::Interrupted,
+        e => e.into(),
+    };
     let failed = |reason: String| Error::Reference {
         uri: url.to_owned(),
         reason,
@@ -332,7 +338,8 @@ fn bucket_references(
         format!("{key}/")
     };
     let listed = bucket
-        .list(&prefix, max_objects)?
+        .list(&prefix, max_objects, stop)
+        .map_err(stopped)?
         .ok_or_else(|| Error::TooManyListed {
             uri: url.to_owned(),
             count: max_objects.saturating_add(1),
@@ -361,7 +368,7 @@ fn bucket_references(
         .filter(|(_, i)| ask_each || i.size == 0)
         .map(|(k, _)| (k.clone(), None))
         .collect();
-    let mut answers = bucket.head_many(&asked)?.into_iter();
+    let mut answers = bucket.head_many(&asked, stop).map_err(stopped)?.into_iter();
     let mut entries = Vec::with_capacity(listed.len());
     for (k, listed_info) in &listed {
         let info = if ask_each || listed_info.size == 0 {
@@ -440,7 +447,8 @@ fn check_bucket_refs(entries: &[&ManifestEntry]) -> Vec<String> {
         let pinned = members
             .iter()
             .filter(|(e, _)| e.pin.as_deref().and_then(parse_bucket_pin).is_some());
-        match bucket.head_many(&asked) {
+        // Checks change nothing, so they run to the end (only a listing at log is stoppable).
+        match bucket.head_many(&asked, &AtomicBool::new(false)) {
             Ok(answers) => {
                 for (((e, _), answer), (_, version)) in pinned.zip(answers).zip(&asked) {
                     let reason = match answer {

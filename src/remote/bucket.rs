@@ -9,6 +9,7 @@ use futures::stream::BoxStream;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, ObjectStore};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// HEAD requests in flight at once.
@@ -188,16 +189,21 @@ impl Bucket {
         }
     }
 
-    /// [`Bucket::head`] of each `(key, version)`, several requests at a time, in order.
+    /// [`Bucket::head`] of each `(key, version)`, several requests at a time, in order;
+    /// `stop` is checked before each.
     ///
     /// # Errors
-    /// As [`Bucket::head`], the first failure.
+    /// As [`Bucket::head`], the first failure; [`Error::Interrupted`].
     pub fn head_many(
         &self,
         objects: &[(String, Option<String>)],
+        stop: &AtomicBool,
     ) -> Result<Vec<Option<ObjectInfo>>> {
         self.runtime.block_on(async {
             futures::stream::iter(objects.iter().map(|(key, version)| async move {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
                 let path = self.path(key)?;
                 self.head_at(key, &path, version.as_deref()).await
             }))
@@ -211,11 +217,17 @@ impl Bucket {
 
     /// The objects under `prefix` (a key prefix; `""` for the whole bucket), as
     /// `(key, info)` in key order, or `None` as soon as there are more than `max`: the
-    /// listing stops there rather than reading the rest.
+    /// listing stops there rather than reading the rest. `stop` is checked between objects.
     ///
     /// # Errors
-    /// A bad prefix; transport, credential and server errors (a missing bucket among them).
-    pub fn list(&self, prefix: &str, max: u64) -> Result<Option<Vec<(String, ObjectInfo)>>> {
+    /// A bad prefix; transport, credential and server errors (a missing bucket among them);
+    /// [`Error::Interrupted`].
+    pub fn list(
+        &self,
+        prefix: &str,
+        max: u64,
+        stop: &AtomicBool,
+    ) -> Result<Option<Vec<(String, ObjectInfo)>>> {
         let trimmed = prefix.trim_end_matches('/');
         let path = if trimmed.is_empty() {
             None
@@ -226,6 +238,9 @@ impl Bucket {
             let mut stream = self.store.list(path.as_ref());
             let mut out = Vec::new();
             while let Some(meta) = stream.next().await {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(Error::Interrupted);
+                }
                 let meta = meta.map_err(|e| self.error(prefix, &e))?;
                 if out.len() as u64 == max {
                     return Ok(None);
