@@ -118,7 +118,7 @@ impl Bucket {
             region: None,
             allow_http,
         };
-        let other = |message: String| Error::Url {
+        let other = |message: String| Error::Bucket {
             url: url.to_owned(),
             message,
         };
@@ -155,7 +155,7 @@ impl Bucket {
     }
 
     fn error(&self, key: &str, e: &object_store::Error) -> Error {
-        Error::Url {
+        Error::Bucket {
             url: self.url_of(key),
             message: first_line(&error_text(e)),
         }

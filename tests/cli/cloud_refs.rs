@@ -120,6 +120,20 @@ fn s3_references_pin_expand_restore_and_name_changes() {
     );
     let err = env.fails(&["log", "x", "--ref", "s3://lake/nope"], 1);
     assert!(err.contains("no such object"), "{err}");
+    let out = env
+        .art()
+        .args(["log", "x", "--ref", "s3://lake/data/w.bin"])
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: cannot read `s3://lake/data/w.bin`: ")
+            && err.trim_end().ends_with("check the credentials, endpoint and region in the environment (AWS_*, AZURE_STORAGE_*, GOOGLE_*)")
+            && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
     assert_eq!(env.store_snapshot(), before);
 
     // One object rewritten (same size), one deleted: both named, nothing written.
