@@ -99,12 +99,15 @@ fn file_uri(path: &Path) -> Result<String> {
 
 impl Store {
     /// Expands `--ref` arguments into manifest entries: a file is one entry, a directory
-    /// one per file under it (`.artignore` honoured), named `NAME/…` (default: the last
-    /// component). Each object is hashed, or with `checksum` off pinned by size and mtime.
+    /// (or bucket prefix) one per file under it (`.artignore` honoured), named `NAME/…`
+    /// (default: the last component). Each file is hashed, or with `checksum` off pinned by
+    /// size and mtime; web and bucket objects are pinned by what their server says; a URI of
+    /// another scheme is recorded by itself, and only with `checksum` off.
     ///
     /// # Errors
     /// [`Error::Reference`] for a missing object or an unsupported scheme,
-    /// [`Error::TooManyObjects`] when a reference expands to more than `max_objects`.
+    /// [`Error::TooManyObjects`] / [`Error::TooManyListed`] when a reference expands to more
+    /// than `max_objects`; transport and credential errors of a server.
     pub(crate) fn resolve_references(
         &self,
         specs: &[String],
