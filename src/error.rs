@@ -315,6 +315,29 @@ pub enum Error {
         /// The bound.
         max: u64,
     },
+    /// A `--ref` prefix whose listing passed `--max-objects` (the listing stops there).
+    #[error(
+        "reference `{uri}` holds at least {count} objects, more than --max-objects {max}; raise --max-objects or reference a smaller prefix"
+    )]
+    TooManyListed {
+        /// The URI as given.
+        uri: String,
+        /// Objects listed before stopping (`max + 1`).
+        count: u64,
+        /// The bound.
+        max: u64,
+    },
+    /// References recorded by URI alone (an unknown scheme, `--no-checksum`): art cannot
+    /// fetch their objects.
+    #[error(
+        "{} reference(s) cannot be fetched: art recorded them by URI alone (--no-checksum with a scheme it cannot read); leave them out with --skip-references or --only:\n{}",
+        problems.len(),
+        problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    Unfetchable {
+        /// One line per reference: path and URI.
+        problems: Vec<String>,
+    },
     /// References whose objects changed or vanished since they were logged.
     #[error(
         "{} reference(s) changed or vanished since they were logged (--skip-references restores the stored files only):\n{}",

@@ -311,7 +311,7 @@ class Artifact:
         max_objects: Optional[int] = None,
     ) -> None:
         """Records the object (or every file under the directory) at ``uri`` where it lives,
-        without copying it: a local path, ``file:///…`` or ``http(s)://…``. The version pins
+        without copying it: a local path, ``file:///…``, ``http(s)://…``, ``s3://``, ``gs://`` or ``az://``. The version pins
         each object (its BLAKE3, or with ``checksum=False`` its size and mtime or ETag), so a
         download gets exactly it or names what changed. ``name`` is its path in the artifact
         (default: the last component); a directory expanding to more than ``max_objects``

@@ -224,12 +224,9 @@ impl Store {
             });
         }
 
-        // Referenced objects are checked before DEST is touched: every one that changed or
-        // vanished is named, and nothing is written.
-        let problems = super::reference::check_all(plan.writes.iter().copied());
-        if !problems.is_empty() {
-            return Err(Error::ReferencesChanged { problems });
-        }
+        // Referenced objects are checked before DEST is touched: every one that cannot be
+        // fetched, changed or vanished is named, and nothing is written.
+        super::reference::check_for_fetch(&plan.writes)?;
 
         // Resolve the first batch's blobs before touching DEST, so missing content of all but
         // the largest checkouts fails before anything changes.

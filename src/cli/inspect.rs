@@ -76,6 +76,9 @@ pub fn ls(ctx: &Ctx, args: LsArgs) -> anyhow::Result<u8> {
                         };
                         let path = match (&f.target, &f.uri) {
                             (Some(t), _) => format!("{} -> {t}", f.path),
+                            (None, Some(uri)) if f.pin.as_deref() == Some("uri") => {
+                                format!("{} <- {uri} (URI only)", f.path)
+                            }
                             (None, Some(uri)) if f.pin.is_some() => {
                                 format!("{} <- {uri} (no checksum)", f.path)
                             }

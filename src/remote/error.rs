@@ -84,6 +84,17 @@ pub enum Error {
         /// What the transport or server said.
         message: String,
     },
+    /// A request for an object or listing in a bucket (an `s3://`, `gs://` or `az://`
+    /// reference) failed.
+    #[error(
+        "cannot read `{url}`: {message}; check the credentials, endpoint and region in the environment (AWS_*, AZURE_STORAGE_*, GOOGLE_*)"
+    )]
+    Bucket {
+        /// The object's or prefix's URL.
+        url: String,
+        /// What the transport or server said.
+        message: String,
+    },
     /// Any other failure of the object store.
     #[error("remote `{remote}` ({url}): {message}")]
     Other {

@@ -5,9 +5,11 @@
 //! `packs/xx/<hash>.pack` (the same bytes, so blob offsets stay valid for ranged reads) and
 //! `art-remote.json` naming the layout format.
 
+mod bucket;
 mod error;
 mod url;
 
+pub use bucket::{BUCKET_SCHEMES, Bucket, Fetch, ObjectReader, is_bucket_url};
 pub use error::{Error, Result};
 pub use url::{ObjectInfo, UrlObject};
 
@@ -191,76 +193,23 @@ impl Remote {
             url: spec.url.clone(),
             message,
         };
-        let (store, prefix): (Arc<dyn ObjectStore>, String) = match parse_url(&spec.url)? {
+        let location = parse_url(&spec.url)?;
+        let (store, prefix): (Arc<dyn ObjectStore>, String) = match &location {
             Location::Dir(path) => {
                 if !path.is_dir() {
                     return Err(Error::NoDirectory {
                         remote: name.to_owned(),
-                        path,
+                        path: path.clone(),
                     });
                 }
-                let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
+                let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
                     .map_err(|e| other(e.to_string()))?;
                 (Arc::new(fs), String::new())
             }
-            Location::Azure { container, prefix } => {
-                // Account and key from AZURE_STORAGE_ACCOUNT_NAME / _KEY (or a SAS, or
-                // AZURE_STORAGE_USE_EMULATOR for Azurite); --endpoint for emulators and clouds.
-                let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_container_name(container)
-                    .with_allow_http(spec.allow_http)
-                    .with_client_options(client_options(spec.allow_http))
-                    .with_retry(retry_config());
-                if let Some(endpoint) = &spec.endpoint {
-                    builder = builder.with_endpoint(endpoint.clone());
-                }
-                (
-                    Arc::new(builder.build().map_err(|e| other(e.to_string()))?),
-                    prefix,
-                )
-            }
-            Location::Gcs { bucket, prefix } => {
-                if spec.endpoint.is_some() {
-                    return Err(Error::BadUrl {
-                        url: spec.url.clone(),
-                        reason: "--endpoint is not used for gs:// remotes; name another server \
-                                 as `gcs_base_url` in the service account file \
-                                 (GOOGLE_SERVICE_ACCOUNT)"
-                            .into(),
-                    });
-                }
-                // Credentials from GOOGLE_SERVICE_ACCOUNT / GOOGLE_APPLICATION_CREDENTIALS.
-                let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_client_options(client_options(spec.allow_http))
-                    .with_retry(retry_config());
-                (
-                    Arc::new(builder.build().map_err(|e| other(e.to_string()))?),
-                    prefix,
-                )
-            }
-            Location::S3 { bucket, prefix } => {
-                let region = spec
-                    .region
-                    .clone()
-                    .or_else(|| std::env::var("AWS_REGION").ok())
-                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                    .unwrap_or_else(|| "us-east-1".to_owned());
-                let mut builder = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_region(region)
-                    .with_allow_http(spec.allow_http)
-                    .with_client_options(client_options(spec.allow_http))
-                    .with_retry(retry_config());
-                if let Some(endpoint) = &spec.endpoint {
-                    builder = builder
-                        .with_endpoint(endpoint.clone())
-                        .with_virtual_hosted_style_request(false);
-                }
-                (
-                    Arc::new(builder.build().map_err(|e| other(e.to_string()))?),
-                    prefix,
-                )
+            Location::Azure { prefix, .. }
+            | Location::Gcs { prefix, .. }
+            | Location::S3 { prefix, .. } => {
+                (bucket_store(&location, spec, &other)?, prefix.clone())
             }
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -552,6 +501,72 @@ impl Remote {
         self.count(0, len);
         Ok(len)
     }
+}
+
+/// The object store of a bucket or container, configured from `spec` and the environment as
+/// remotes and references are: credentials only from the environment, `endpoint`, `region`
+/// and `allow_http` from `spec`; `other` words a builder's failure.
+///
+/// # Errors
+/// [`Error::BadUrl`] for `--endpoint` on a `gs://` URL; a client that cannot be built.
+fn bucket_store(
+    location: &Location,
+    spec: &RemoteSpec,
+    other: &dyn Fn(String) -> Error,
+) -> Result<Arc<dyn ObjectStore>> {
+    Ok(match location {
+        Location::Dir(_) => return Err(other("not a bucket".into())),
+        Location::Azure { container, .. } => {
+            // Account and key from AZURE_STORAGE_ACCOUNT_NAME / _KEY (or a SAS, or
+            // AZURE_STORAGE_USE_EMULATOR for Azurite); --endpoint for emulators and clouds.
+            let mut builder = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_container_name(container)
+                .with_allow_http(spec.allow_http)
+                .with_client_options(client_options(spec.allow_http))
+                .with_retry(retry_config());
+            if let Some(endpoint) = &spec.endpoint {
+                builder = builder.with_endpoint(endpoint.clone());
+            }
+            Arc::new(builder.build().map_err(|e| other(e.to_string()))?)
+        }
+        Location::Gcs { bucket, .. } => {
+            if spec.endpoint.is_some() {
+                return Err(Error::BadUrl {
+                    url: spec.url.clone(),
+                    reason: "--endpoint is not used for gs:// remotes; name another server \
+                             as `gcs_base_url` in the service account file \
+                             (GOOGLE_SERVICE_ACCOUNT)"
+                        .into(),
+                });
+            }
+            // Credentials from GOOGLE_SERVICE_ACCOUNT / GOOGLE_APPLICATION_CREDENTIALS.
+            let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
+                .with_client_options(client_options(spec.allow_http))
+                .with_retry(retry_config());
+            Arc::new(builder.build().map_err(|e| other(e.to_string()))?)
+        }
+        Location::S3 { bucket, .. } => {
+            let region = spec
+                .region
+                .clone()
+                .or_else(|| std::env::var("AWS_REGION").ok())
+                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_region(region)
+                .with_allow_http(spec.allow_http)
+                .with_client_options(client_options(spec.allow_http))
+                .with_retry(retry_config());
+            if let Some(endpoint) = &spec.endpoint {
+                builder = builder
+                    .with_endpoint(endpoint.clone())
+                    .with_virtual_hosted_style_request(false);
+            }
+            Arc::new(builder.build().map_err(|e| other(e.to_string()))?)
+        }
+    })
 }
 
 /// Timeouts that surface a dead endpoint in seconds; plain HTTP only when asked for.

@@ -1,6 +1,7 @@
 //! Single objects at a URL outside any remote: what an `http(s)://` reference points at.
 //! Read through object_store's HTTP client, like remotes, on a small runtime of its own.
 
+use super::bucket::ObjectReader;
 use super::{Error, Result, client_options, error_text, first_line, retry_config};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -15,6 +16,9 @@ pub struct ObjectInfo {
     pub etag: Option<String>,
     /// Its Last-Modified time (epoch ms), when the server sends one.
     pub modified_ms: Option<i64>,
+    /// The version of the object in a versioned bucket (S3 version id, GCS generation,
+    /// Azure version id), when the server sends one.
+    pub version: Option<String>,
 }
 
 impl ObjectInfo {
@@ -95,18 +99,16 @@ impl UrlObject {
         }
     }
 
-    /// The whole object and what the server said about it; `None` on 404.
+    /// The object's bytes, streamed, and what the server said about them; `None` on 404.
     ///
     /// # Errors
     /// Transport and server errors, naming the URL.
-    pub fn get(&self) -> Result<Option<(Vec<u8>, ObjectInfo)>> {
-        let got = self.runtime.block_on(async {
-            let r = self.store.get(&self.path).await?;
-            let meta = r.meta.clone();
-            Ok::<_, object_store::Error>((r.bytes().await?, meta))
-        });
-        match got {
-            Ok((bytes, meta)) => Ok(Some((bytes.to_vec(), info(&meta)))),
+    pub fn get(&self) -> Result<Option<(ObjectReader<'_>, ObjectInfo)>> {
+        match self.runtime.block_on(self.store.get(&self.path)) {
+            Ok(r) => {
+                let meta = info(&r.meta);
+                Ok(Some((ObjectReader::new(&self.runtime, r), meta)))
+            }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.error(&e)),
         }
@@ -120,12 +122,14 @@ impl UrlObject {
     }
 }
 
-fn info(meta: &object_store::ObjectMeta) -> ObjectInfo {
+/// What object_store's metadata says about an object.
+pub(super) fn info(meta: &object_store::ObjectMeta) -> ObjectInfo {
     // A zero epoch is object_store's stand-in for a missing Last-Modified.
     let ms = meta.last_modified.timestamp_millis();
     ObjectInfo {
         size: meta.size,
         etag: meta.e_tag.clone(),
         modified_ms: (ms != 0).then_some(ms),
+        version: meta.version.clone(),
     }
 }

@@ -5,6 +5,7 @@ mod util;
 
 mod basics;
 mod checkout;
+mod cloud_refs;
 mod collab;
 mod concurrency;
 mod corruption;

@@ -151,6 +151,29 @@ impl MotoServer {
     }
 }
 
+impl MotoServer {
+    /// Runs Python statements against this server with moto's own interpreter, where `s3`
+    /// is a boto3 client (bucket versioning, overwrites and deletes, as another tool would).
+    pub fn boto(&self, code: &str) {
+        let program = std::env::var_os("ART_TEST_MOTO").expect("ART_TEST_MOTO");
+        let python = std::path::Path::new(&program).with_file_name("python");
+        let script = format!(
+            "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', aws_access_key_id='moto', \
+             aws_secret_access_key='moto', region_name='us-east-1')\n{code}",
+            self.endpoint
+        );
+        let out = std::process::Command::new(python)
+            .args(["-c", &script])
+            .output()
+            .expect("run moto's python");
+        assert!(
+            out.status.success(),
+            "boto3 script failed:\n{code}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 impl Drop for MotoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
