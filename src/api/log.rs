@@ -383,6 +383,17 @@ pub(crate) struct Staged {
     pub(crate) new_blobs: u64,
 }
 
+/// What [`Store::ingest`] stored: the scanned files, the manifest, and the packs to commit.
+pub(crate) struct Ingested {
+    pub(crate) scanned: Scanned,
+    pub(crate) digest: Digest,
+    pub(crate) files: u64,
+    pub(crate) size: u64,
+    /// The one logged directory, relative to the store's parent (when recorded).
+    pub(crate) source_path: Option<String>,
+    pub(crate) staged: Staged,
+}
+
 /// A version to commit: everything but its number, which the commit gives.
 pub(crate) struct NewVersion {
     pub(crate) name: ArtifactName,
@@ -459,35 +470,14 @@ impl Store {
     /// (at most an unreferenced pack remains for gc).
     pub fn log(&mut self, opts: LogOptions) -> Result<LogOutcome> {
         let run = self.check_log_target(&opts.name, opts.kind.as_ref(), opts.run.as_deref())?;
-        if opts.paths.is_empty() && opts.references.is_empty() {
-            return Err(Error::Worktree(crate::worktree::Error::NotFound(
-                PathBuf::new(),
-            )));
-        }
-        // Before any pack is written: a missing or oversized reference changes nothing.
-        let references =
-            self.resolve_references(&opts.references, opts.checksum, opts.max_objects)?;
-        let named = self.named_paths(&opts.paths)?;
-        let single_dir = named.len() == 1 && named[0].0.is_dir();
-        let source_path =
-            (single_dir && opts.record_source).then(|| relative_to_root(self.root(), &named[0].0));
-        let ingest = Ingest::new(self);
-        let scanned = self.read_paths(&ingest, &named, single_dir)?;
-        let files = (scanned.len() + references.len()) as u64;
-        let mut total_size = 0u64;
-        let digest = if references.is_empty() {
-            ingest.manifest(
-                scanned.entries().inspect(|m| total_size += m.size),
-                MANIFEST_FORMAT,
-            )?
-        } else {
-            // References join the scan's entries: collisions are refused by name.
-            let manifest = manifest_of(scanned.entries().chain(references).collect())?;
-            total_size = manifest.total_size();
-            ingest.store_manifest(&manifest)?
-        };
-        let staged = ingest.finish()?;
-        self.check_interrupt()?;
+        let Ingested {
+            scanned,
+            digest,
+            files,
+            size: total_size,
+            source_path,
+            staged,
+        } = self.ingest(&opts)?;
         let new_blobs = staged.new_blobs;
         let done = self.commit_version(
             staged,
@@ -522,6 +512,48 @@ impl Store {
             stored_bytes: done.stored_bytes,
             new_blobs,
             aliases: done.aliases,
+        })
+    }
+
+    /// Stores what `opts` names (paths and references) and the manifest of them, up to
+    /// durable packs; the caller commits.
+    pub(crate) fn ingest(&self, opts: &LogOptions) -> Result<Ingested> {
+        if opts.paths.is_empty() && opts.references.is_empty() {
+            return Err(Error::Worktree(crate::worktree::Error::NotFound(
+                PathBuf::new(),
+            )));
+        }
+        // Before any pack is written: a missing or oversized reference changes nothing.
+        let references =
+            self.resolve_references(&opts.references, opts.checksum, opts.max_objects)?;
+        let named = self.named_paths(&opts.paths)?;
+        let single_dir = named.len() == 1 && named[0].0.is_dir();
+        let source_path =
+            (single_dir && opts.record_source).then(|| relative_to_root(self.root(), &named[0].0));
+        let ingest = Ingest::new(self);
+        let scanned = self.read_paths(&ingest, &named, single_dir)?;
+        let files = (scanned.len() + references.len()) as u64;
+        let mut size = 0u64;
+        let digest = if references.is_empty() {
+            ingest.manifest(
+                scanned.entries().inspect(|m| size += m.size),
+                MANIFEST_FORMAT,
+            )?
+        } else {
+            // References join the scan's entries: collisions are refused by name.
+            let manifest = manifest_of(scanned.entries().chain(references).collect())?;
+            size = manifest.total_size();
+            ingest.store_manifest(&manifest)?
+        };
+        let staged = ingest.finish()?;
+        self.check_interrupt()?;
+        Ok(Ingested {
+            scanned,
+            digest,
+            files,
+            size,
+            source_path,
+            staged,
         })
     }
 

@@ -5,13 +5,11 @@
 
 use super::Store;
 use super::content::Packs;
-use super::log::{DEFAULT_TYPE, Ingest, LogOptions, NewVersion};
+use super::log::{DEFAULT_TYPE, Ingest, Ingested, LogOptions, NewVersion};
 use crate::error::{Error, Result};
 use crate::index::part_queries as pq;
 use crate::index::version_queries as vq;
-use crate::model::{
-    AliasName, ArtifactName, Digest, Entry, MANIFEST_FORMAT, Manifest, PartRecord, Prefer, unite,
-};
+use crate::model::{AliasName, ArtifactName, Digest, Entry, Manifest, PartRecord, Prefer, unite};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -170,31 +168,14 @@ impl Store {
     pub fn log_part(&mut self, opts: LogOptions, distributed_id: &str) -> Result<PartOutcome> {
         check_distributed_id(distributed_id)?;
         let run = self.check_log_target(&opts.name, opts.kind.as_ref(), opts.run.as_deref())?;
-        if opts.paths.is_empty() && opts.references.is_empty() {
-            return Err(Error::Worktree(crate::worktree::Error::NotFound(
-                PathBuf::new(),
-            )));
-        }
-        let references =
-            self.resolve_references(&opts.references, opts.checksum, opts.max_objects)?;
-        let named = self.named_paths(&opts.paths)?;
-        let single_dir = named.len() == 1 && named[0].0.is_dir();
-        let ingest = Ingest::new(self);
-        let scanned = self.read_paths(&ingest, &named, single_dir)?;
-        let files = (scanned.len() + references.len()) as u64;
-        let (digest, size) = if references.is_empty() {
-            let mut size = 0;
-            let digest = ingest.manifest(
-                scanned.entries().inspect(|m| size += m.size),
-                MANIFEST_FORMAT,
-            )?;
-            (digest, size)
-        } else {
-            let manifest = super::log::manifest_of(scanned.entries().chain(references).collect())?;
-            (ingest.store_manifest(&manifest)?, manifest.total_size())
-        };
-        let staged = ingest.finish()?;
-        self.check_interrupt()?;
+        let Ingested {
+            scanned,
+            digest,
+            files,
+            size,
+            staged,
+            ..
+        } = self.ingest(&opts)?;
         let name = opts.name.to_string();
         let kind = opts.kind.as_ref().map(ToString::to_string);
         let id = distributed_id.to_owned();
