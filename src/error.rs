@@ -56,13 +56,16 @@ pub enum Error {
         /// The effective uid of this process.
         me: u32,
     },
-    /// The store cannot be written (a read-only mount or missing permissions).
-    #[error("store `{}` is not writable ({source}); art writes its lock and index even to read: mount it read-write or copy it", path.display())]
+    /// The store cannot be written (a read-only mount or missing permissions): reads work,
+    /// what would change it is refused.
+    #[error("store `{}` is read-only ({reason}); {need}", path.display())]
     ReadOnly {
         /// The store directory.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error that showed it.
+        reason: String,
+        /// What was refused and what to do.
+        need: String,
     },
     /// config.toml does not parse.
     #[error("cannot read `{}`: {message}", path.display())]

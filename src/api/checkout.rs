@@ -259,7 +259,9 @@ impl Store {
             remove_entry(&dest, rel)?;
         }
         prune_empty_dirs(&dest, plan.deletes.iter().copied().chain(&leftovers));
-        {
+        // A read-only store keeps no stat cache of DEST: the next checkout hashes its files
+        // (content of a live version of this artifact is then no conflict).
+        if !self.is_read_only() {
             let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
             for cur in &plan.refresh {
                 let entry = stat_entry(cur.scanned.stat, cur.digest, started);
@@ -284,7 +286,7 @@ impl Store {
             // moment has art's content (the racy-git rule then applies as for `log`), so the
             // next command need not re-read what checkout just wrote.
             let written_at = crate::model::now_ns();
-            let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
+            let mut cached = Vec::new();
             for (e, r) in batch.iter().zip(&results) {
                 match r {
                     WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
@@ -294,22 +296,28 @@ impl Store {
                             bytes_written += e.size;
                         }
                         references += u64::from(e.kind == EntryKind::Reference);
-                        let stat = match stat {
-                            Some(s) => Some(*s),
-                            None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
-                        };
-                        if let Some(s) = stat {
-                            sq::put(&tx, key_bytes(path), &stat_entry(s, *content, written_at))?;
-                        }
+                        cached.push((path, *stat, *content));
                     }
                 }
             }
-            let pack_ids: BTreeSet<i64> = sources
-                .values()
-                .flat_map(|s| s.locations().iter().map(|l| l.pack_id))
-                .collect();
-            bq::touch_packs(&tx, pack_ids, now_ms())?;
-            tx.commit().map_err(crate::index::Error::from)?;
+            if !self.is_read_only() {
+                let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
+                for (path, stat, content) in cached {
+                    let stat = match stat {
+                        Some(s) => Some(s),
+                        None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
+                    };
+                    if let Some(s) = stat {
+                        sq::put(&tx, key_bytes(path), &stat_entry(s, content, written_at))?;
+                    }
+                }
+                let pack_ids: BTreeSet<i64> = sources
+                    .values()
+                    .flat_map(|s| s.locations().iter().map(|l| l.pack_id))
+                    .collect();
+                bq::touch_packs(&tx, pack_ids, now_ms())?;
+                tx.commit().map_err(crate::index::Error::from)?;
+            }
             batch = batches.next().unwrap_or_default();
             sources = self.sources_of(&packs, batch)?;
         }

@@ -245,6 +245,7 @@ impl Store {
     /// A live version whose content is missing (gc stops: run `art fsck`), I/O and SQLite
     /// errors. Interrupted or failed runs leave the store as it was or fully collected.
     pub fn gc(&mut self, opts: &GcOptions) -> Result<GcOutcome> {
+        self.writable()?;
         let grace = match opts.grace {
             Some(g) => g,
             None => self.config.gc.grace_span()?,
@@ -478,6 +479,7 @@ impl Store {
     /// # Errors
     /// Unknown references; [`Error::HasAliases`].
     pub fn remove(&mut self, refs: &[Ref], delete_aliases: bool) -> Result<RemoveOutcome> {
+        self.writable()?;
         let mut targets = Vec::new();
         for r in refs {
             let (a, v) = self.resolve(r)?;
@@ -559,6 +561,7 @@ impl Store {
         if dry_run || targets.is_empty() {
             return Ok(outcome);
         }
+        self.writable()?;
         let now = now_ms();
         let tx = super::records::begin(&mut self.conn, &self.dir)?;
         // Where `latest` was, per artifact touched: it moves when its version goes.

@@ -320,6 +320,7 @@ impl Store {
     /// Bad paths, a type mismatch, I/O failure or interruption; the store is then unchanged
     /// (at most an unreferenced pack remains for gc).
     pub fn log(&mut self, opts: LogOptions) -> Result<LogOutcome> {
+        self.writable()?;
         let started_ns = crate::model::now_ns();
         // The run must exist and be running; checked before any pack is written.
         let run = match &opts.run {

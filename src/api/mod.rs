@@ -9,6 +9,7 @@ mod lineage;
 mod log;
 mod meta;
 mod query;
+mod read_only;
 mod records;
 mod reference;
 mod registry;
@@ -73,8 +74,11 @@ pub struct Store {
     config: Config,
     interrupt: Arc<AtomicBool>,
     progress: Arc<dyn Progress>,
-    /// `.artifacts/lock`, held shared while the store is open and exclusive while gc deletes.
-    lock: std::fs::File,
+    /// `.artifacts/lock`, held shared while the store is open and exclusive while gc deletes;
+    /// a read-only store may have none.
+    lock: Option<std::fs::File>,
+    /// Why the store cannot be written (the OS error), when it was opened read-only.
+    read_only: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -97,7 +101,13 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         let dir = store_dir_at(path)?;
         let config = Config::load(&dir)?;
-        let lock = open_lock(&dir)?;
+        let lock = match open_lock(&dir) {
+            Ok(lock) => lock,
+            Err(Error::ReadOnly { reason, .. }) => {
+                return Store::open_read_only(dir, config, reason);
+            }
+            Err(e) => return Err(e),
+        };
         let mut store = if dir.join("index.db").is_file() && !records::rewrite_pending(&dir) {
             Store::with_index(dir, config, lock)?
         } else {
@@ -133,7 +143,8 @@ impl Store {
             config,
             interrupt: Arc::new(AtomicBool::new(false)),
             progress: Arc::new(NoProgress),
-            lock,
+            lock: Some(lock),
+            read_only: None,
         })
     }
 
@@ -315,7 +326,8 @@ pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
         .map_err(|source| match source.raw_os_error() {
             Some(libc::EROFS | libc::EACCES | libc::EPERM) => Error::ReadOnly {
                 path: dir.to_owned(),
-                source,
+                reason: source.to_string(),
+                need: read_only::CHANGES.to_owned(),
             },
             _ => Error::Io {
                 action: "open lock file",
@@ -331,15 +343,18 @@ pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
 impl Store {
     /// Turns the shared lock into an exclusive one, waiting for other commands to finish.
     pub(crate) fn lock_exclusive(&self) -> Result<()> {
+        self.writable()?;
         self.lock
-            .lock()
+            .as_ref()
+            .map_or(Ok(()), std::fs::File::lock)
             .map_err(crate::error::io("lock", self.dir.join("lock")))
     }
 
     /// Goes back to a shared lock.
     pub(crate) fn lock_shared_again(&self) -> Result<()> {
         self.lock
-            .lock_shared()
+            .as_ref()
+            .map_or(Ok(()), std::fs::File::lock_shared)
             .map_err(crate::error::io("lock", self.dir.join("lock")))
     }
 }

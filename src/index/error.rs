@@ -23,6 +23,12 @@ pub enum Error {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// A read-only store whose index has changes SQLite cannot read without writing.
+    #[error(
+        "its index has changes pending in `{}` that SQLite reads only with the `index.db-shm` file beside it, which is missing; open the store once where it is writable (or work on a copy) so art can fold them in",
+        .0.display()
+    )]
+    PendingWal(std::path::PathBuf),
     /// A row holds a value art cannot read.
     #[error("index database holds a corrupt value: {0}; run `art fsck`")]
     Corrupt(String),
