@@ -260,6 +260,35 @@ pub fn prune_empty_dirs<'a>(dest: &Path, removed: impl IntoIterator<Item = &'a M
 mod tests {
     use super::*;
 
+    /// The last line of defence: whatever the plan missed (a link made after it), a write
+    /// whose parent is a symlink, or a chain of them, is refused and nothing leaves DEST.
+    #[test]
+    fn writes_never_pass_through_a_symlinked_parent() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (dest, outside) = (tmp.path().join("dest"), tmp.path().join("outside"));
+        std::fs::create_dir_all(dest.join("real")).expect("dest");
+        std::fs::create_dir(&outside).expect("outside");
+        std::os::unix::fs::symlink("../outside", dest.join("hop")).expect("link");
+        std::os::unix::fs::symlink("hop", dest.join("sub")).expect("link");
+        std::os::unix::fs::symlink("../../outside", dest.join("real/deep")).expect("link");
+        let d = Destination::new(dest.clone());
+        let p = |s: &str| ManifestPath::new(s).expect("path");
+        for rel in ["sub/x.txt", "sub/a/b.txt", "real/deep/x.txt", "hop/x.txt"] {
+            let err = d
+                .write_file(&p(rel), false, |f| f.write_all(b"x"))
+                .expect_err(rel);
+            assert!(matches!(err, Error::Blocked { .. }), "{rel}: {err}");
+            let err = d.write_symlink(&p(rel), "real").expect_err(rel);
+            assert!(matches!(err, Error::Blocked { .. }), "{rel}: {err}");
+        }
+        assert_eq!(std::fs::read_dir(&outside).expect("list").count(), 0);
+        let written = d
+            .write_file(&p("real/x.txt"), false, |f| f.write_all(b"x"))
+            .expect("a real parent")
+            .expect("filled");
+        assert_eq!(std::fs::read(written.0).expect("read"), b"x");
+    }
+
     #[test]
     fn symlink_targets() {
         let p = |s: &str| ManifestPath::new(s).unwrap();

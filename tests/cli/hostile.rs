@@ -181,3 +181,65 @@ fn hostile_decompression_bomb_is_cut_at_the_declared_length() {
     let err = art::store::decompress(&bomb, 4096).expect_err("more than declared");
     assert!(!err.to_string().is_empty());
 }
+
+fn symlink(env: &crate::util::Env, target: &str, rel: &str) {
+    let p = env.path(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("parent dir");
+    std::os::unix::fs::symlink(target, p).expect("symlink");
+}
+
+/// Symlinks (and chains of them) in DEST pointing outside it, where a checkout writes: art
+/// never writes through one. A link standing where the version has a file or a directory
+/// is a file art has not seen: `checkout` and `download` (with `--only` too) list it and
+/// touch nothing (exit 3); `--force` replaces it with what the version holds. Writes also
+/// check each parent directory (a link made after the plan is refused, never followed).
+#[test]
+fn hostile_symlink_chains_in_dest_never_lead_a_write_outside() {
+    let env = crate::util::Env::init();
+    env.write("src/sub/deep/x.txt", "x");
+    env.write("src/top.txt", "t");
+    env.ok(&["log", "ds", "src", "-q"]);
+    env.write("outside/victim.txt", "keep");
+    let outside = env.read_tree("outside");
+    // dest/sub -> hop -> ../outside; dest/top.txt -> ../outside/victim.txt
+    symlink(&env, "../outside", "dest/hop");
+    symlink(&env, "hop", "dest/sub");
+    symlink(&env, "../outside/victim.txt", "dest/top.txt");
+    // A real directory with a link one level down: dest2/sub/deep -> ../../outside
+    std::fs::create_dir_all(env.path("dest2/sub")).expect("dir");
+    symlink(&env, "../../outside", "dest2/sub/deep");
+
+    for (dest, listed) in [("dest", &["sub", "top.txt"][..]), ("dest2", &["sub/deep"])] {
+        for args in [
+            &["checkout", "ds", dest][..],
+            &["download", "ds", dest],
+            &["download", "ds", dest, "--only", "sub/**"],
+        ] {
+            let err = env.fails(args, 3);
+            // With `--only sub/**`, `top.txt` is outside the selection and left alone.
+            for l in listed
+                .iter()
+                .filter(|l| args.len() == 3 || l.starts_with("sub"))
+            {
+                assert!(err.contains(&format!("  {l}\n")), "{args:?}: {err}");
+            }
+            assert_eq!(env.read_tree("outside"), outside, "nothing written outside");
+        }
+    }
+    assert!(std::fs::symlink_metadata(env.path("dest/sub")).is_ok_and(|m| m.is_symlink()));
+
+    env.ok(&["checkout", "ds", "dest", "--force", "-q"]);
+    env.ok(&["download", "ds", "dest2", "--force", "-q"]);
+    assert_eq!(env.read_tree("outside"), outside, "nothing written outside");
+    for dest in ["dest", "dest2"] {
+        assert_eq!(env.read_tree(dest), env.read_tree("src"), "{dest}");
+        for rel in ["sub", "sub/deep"] {
+            let meta = std::fs::symlink_metadata(env.path(dest).join(rel)).expect("stat");
+            assert!(meta.is_dir(), "{dest}/{rel} is a real directory now");
+        }
+    }
+    assert!(
+        std::fs::symlink_metadata(env.path("dest/hop")).is_err(),
+        "checkout removed the link the version lacks"
+    );
+}
