@@ -225,6 +225,17 @@ pub enum Error {
         /// The files that would be overwritten or deleted.
         files: Vec<String>,
     },
+    /// DEST does not tell letter case apart and the version has paths differing only in it.
+    #[error("`{}` does not tell upper from lower case, and `{reference}` has paths that differ only in case ({}): one would overwrite the other; check it out on a case-sensitive file system, or pick one with --only",
+        dest.display(), .pairs.iter().take(5).map(|(a, b)| format!("`{a}` and `{b}`")).collect::<Vec<_>>().join(", "))]
+    CaseCollision {
+        /// The destination.
+        dest: PathBuf,
+        /// The version.
+        reference: String,
+        /// The colliding paths.
+        pairs: Vec<(String, String)>,
+    },
     /// A blob a version needs is not in the store.
     #[error("content `{0}` is missing from the store; run `art fsck`")]
     MissingContent(String),
@@ -409,6 +420,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Conflicts { .. }
+            | Error::CaseCollision { .. }
             | Error::HasAliases { .. }
             | Error::ProtectedAlias { .. }
             | Error::CarriesProtected { .. }

@@ -244,6 +244,20 @@ impl Store {
             std::fs::create_dir_all(&dest).map_err(io("create directory", &dest))?;
             dest.canonicalize().map_err(io("resolve", &dest))?
         };
+        // Paths differing only in case are two files here, but one where case is ignored:
+        // refused there before anything is written (a hostile manifest must not make art
+        // overwrite its own output silently).
+        let pairs = manifest.case_collisions();
+        if !pairs.is_empty() && crate::worktree::ignores_case(&dest)? {
+            if !dest_exists {
+                let _ = std::fs::remove_dir(&dest);
+            }
+            return Err(Error::CaseCollision {
+                dest,
+                reference,
+                pairs,
+            });
+        }
 
         let leftovers: Vec<ManifestPath> = scan
             .leftovers

@@ -63,6 +63,26 @@ fn ensure_parent(dest: &Path, rel: &ManifestPath) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Whether the file system holding the directory `dir` treats names that differ only in
+/// letter case as one (macOS and Windows by default, a `casefold` directory on Linux): a
+/// probe file is created under a lower-case name and looked up under the upper-case one.
+///
+/// # Errors
+/// When the probe cannot be created.
+pub fn ignores_case(dir: &Path) -> Result<bool> {
+    let probe = tempfile::Builder::new()
+        .prefix(&format!("{}case-probe-", super::TEMP_PREFIX))
+        .tempfile_in(dir)
+        .map_err(io("create a temporary file in", dir))?;
+    let name = probe
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let upper = name.to_uppercase();
+    Ok(upper != name && std::fs::symlink_metadata(dir.join(upper)).is_ok())
+}
+
 /// A checkout's destination directory. It remembers the parent directories it verified or
 /// created, so a tree of a million files costs one check per directory, not one per file.
 #[derive(Debug)]
@@ -259,6 +279,18 @@ pub fn prune_empty_dirs<'a>(dest: &Path, removed: impl IntoIterator<Item = &'a M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_sensitive_directory_is_recognised() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        // The test suite runs on Linux file systems, which keep case apart.
+        assert!(!ignores_case(tmp.path()).expect("probe"));
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).expect("list").count(),
+            0,
+            "probe removed"
+        );
+    }
 
     /// The last line of defence: whatever the plan missed (a link made after it), a write
     /// whose parent is a symlink, or a chain of them, is refused and nothing leaves DEST.

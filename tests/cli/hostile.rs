@@ -243,3 +243,23 @@ fn hostile_symlink_chains_in_dest_never_lead_a_write_outside() {
         "checkout removed the link the version lacks"
     );
 }
+
+/// Paths that differ only in case are distinct files on a case-sensitive DEST (Linux): both
+/// are restored with their own bytes, neither overwrites the other. (Where DEST ignores case,
+/// checkout refuses such a version before writing; this kernel offers no such file system
+/// to test it on: `tmpfs -o casefold` needs CONFIG_UNICODE.)
+#[test]
+fn hostile_case_colliding_paths_are_both_restored_where_case_matters() {
+    let env = crate::util::Env::init();
+    env.write("src/A.txt", "upper");
+    env.write("src/a.txt", "lower");
+    env.write("src/Dir/x", "1");
+    env.write("src/dir/X", "2");
+    env.ok(&["log", "ds", "src", "-q"]);
+    assert_eq!(env.json(&["ls", "ds"]).as_array().map(Vec::len), Some(4));
+    env.ok(&["checkout", "ds", "out", "-q"]);
+    assert_eq!(env.read_tree("out"), env.read_tree("src"));
+    assert!(env.ok(&["checkout", "ds", "out"]).contains("0 written"));
+    env.ok(&["checkout", "ds", "one", "--only", "a.txt", "-q"]);
+    assert_eq!(env.read_tree("one").len(), 1);
+}
