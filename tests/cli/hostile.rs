@@ -305,7 +305,7 @@ fn mutate(mut bytes: Vec<u8>, flips: &[(usize, u8)], cut: usize) -> Vec<u8> {
         let n = bytes.len();
         bytes[at % n] ^= x | 1;
     }
-    if cut % 3 == 0 {
+    if cut.is_multiple_of(3) {
         bytes.truncate(cut % (bytes.len() + 1));
     }
     bytes
