@@ -245,12 +245,18 @@ impl Store {
     /// A live version whose content is missing (gc stops: run `art fsck`), I/O and SQLite
     /// errors. Interrupted or failed runs leave the store as it was or fully collected.
     pub fn gc(&mut self, opts: &GcOptions) -> Result<GcOutcome> {
-        self.writable()?;
+        if !opts.dry_run {
+            self.writable()?;
+        }
         let grace = match opts.grace {
             Some(g) => g,
             None => self.config.gc.grace_span()?,
         };
-        self.lock_exclusive()?;
+        // A read-only store has no writer to wait for: its dry run only reads.
+        let exclusive = !self.is_read_only();
+        if exclusive {
+            self.lock_exclusive()?;
+        }
         // A command killed after its log write while this one waited for the lock left a
         // batch the index lacks: the plan must see the versions (and packs) it adds, or their
         // blobs would look dead.
@@ -267,7 +273,9 @@ impl Store {
             outcome.expired = expired;
             Ok(outcome)
         });
-        self.lock_shared_again()?;
+        if exclusive {
+            self.lock_shared_again()?;
+        }
         result
     }
 

@@ -155,6 +155,11 @@ fn permissions_read_only_store_serves_reads_and_refuses_writes() {
         env.ok(&["prune", "m", "--keep-last", "1", "--dry-run"])
             .contains("m:v1")
     );
+    assert!(
+        env.ok(&["gc", "--dry-run", "--grace", "0s"])
+            .starts_with("would free")
+    );
+    assert_eq!(env.ok(&["config", "get", "gc.grace"]).trim(), "1h");
 
     for args in [
         &["log", "m", "d"][..],
