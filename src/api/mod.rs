@@ -317,6 +317,20 @@ fn check_owner(dir: &Path) -> Result<()> {
 
 pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
     check_owner(dir)?;
+    // A directory art cannot write (a read-only mount, `chmod a-w`) is read-only even when
+    // its lock file could be opened: SQLite could not create the index's WAL beside it.
+    if let Err(errno) = nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK)
+        && matches!(
+            errno,
+            nix::errno::Errno::EROFS | nix::errno::Errno::EACCES | nix::errno::Errno::EPERM
+        )
+    {
+        return Err(Error::ReadOnly {
+            path: dir.to_owned(),
+            reason: std::io::Error::from(errno).to_string(),
+            need: read_only::CHANGES.to_owned(),
+        });
+    }
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -16,8 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 /// What a command that changes a read-only store is told.
-pub(crate) const CHANGES: &str =
-    "this command changes it: remount it read-write or run the command on a writable copy";
+pub(crate) const CHANGES: &str = "this command changes it: make it writable (remount it read-write, or `chmod -R u+w` it) or run the command on a writable copy";
 
 impl Store {
     /// Opens the store at `dir`, which cannot be written for `reason`, for reading.

@@ -99,7 +99,7 @@ fn refused(env: &Env, args: &[&str]) {
     let err = env.fails(args, 1);
     assert!(
         err.contains(".artifacts` is read-only (Read-only file system")
-            && err.contains("remount it read-write or run the command on a writable copy"),
+            && err.contains("make it writable (remount it read-write, or `chmod -R u+w` it)"),
         "{args:?}: {err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
@@ -256,4 +256,67 @@ fn permissions_read_only_store_reads_what_a_killed_command_left() {
     let _mount = ReadOnlyMount::over(&env.path(".artifacts")).expect("mounted before");
     check(&env);
     assert!(!env.path(".artifacts/index.db").exists());
+}
+
+/// `art ARGS` in `env` as user `uid` (through `setpriv`), with its output.
+fn art_as(env: &Env, uid: u32, args: &[&str]) -> std::process::Output {
+    let id = uid.to_string();
+    Command::new("setpriv")
+        .args(["--reuid", &id, "--regid", &id, "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("art"))
+        .args(args)
+        .current_dir(env.root())
+        .env_remove("ART_STORE")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run setpriv")
+}
+
+#[test]
+fn permissions_store_without_write_permission_is_read_only() {
+    let has_setpriv = Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !is_root() || !has_setpriv {
+        eprintln!("skipped: running art as another user needs root and setpriv");
+        return;
+    }
+    let env = Env::init();
+    env.write("d/a.txt", "a\n");
+    env.ok(&["log", "m", "d", "-q"]);
+    // The store's owner took write permission away from it (root would ignore the modes).
+    chown(4242, env.root());
+    let ok = Command::new("chmod")
+        .args(["-R", "a-w"])
+        .arg(env.path(".artifacts"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chmod");
+    let before = store_bytes(&env);
+    let out = art_as(&env, 4242, &["cat", "m", "a.txt"]);
+    assert_eq!(
+        out.stdout,
+        b"a\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = art_as(&env, 4242, &["checkout", "m", "out", "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.read_tree("out"), env.read_tree("d"));
+    for args in [&["log", "m", "d"][..], &["alias", "set", "m:v0", "best"]] {
+        let out = art_as(&env, 4242, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(".artifacts` is read-only (Permission denied (os error 13))"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    assert_eq!(store_bytes(&env), before);
 }
