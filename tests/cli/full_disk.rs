@@ -1,9 +1,10 @@
-//! Full disk during `pull` and `clone` (issue 13): a store on a small tmpfs (mounted by the
-//! test, as root; skipped with a message otherwise) fills while records or packs come in.
-//! The command fails with the OS's reason, leaves no version half there and none of its
-//! own debris, and once space is freed the next pull completes and restores byte for byte.
+//! Full disk during `pull`, `clone` and `checkout` (issue 13; `log` is in review.rs): a
+//! store or a DEST on a small tmpfs (mounted by the test, as root; skipped with a message
+//! otherwise) fills while records, packs or files come in. The command fails with the OS's
+//! reason on one line, leaves no version half there and none of its own debris, and once
+//! space is freed the next command completes and restores byte for byte.
 
-use crate::util::{Env, SmallDisk, files_under, fill, noise};
+use crate::util::{Env, SmallDisk, files_under, fill, noise, read_tree};
 
 /// A store with `m:v0` (3 MiB that do not compress) pushed to a directory remote; the
 /// remote's path.
@@ -90,4 +91,30 @@ fn full_disk_fails_pull_and_clone_cleanly_and_the_next_pull_completes() {
     work.ok(&["checkout", "m:v1", "out", "-q"]);
     assert_eq!(work.read_tree("out"), src.read_tree("d"));
     assert!(work.ok(&["fsck", "--read-data"]).contains(": ok"));
+}
+
+#[test]
+fn full_disk_fails_checkout_cleanly_and_the_next_checkout_completes() {
+    let env = Env::init();
+    let Some(_disk) = SmallDisk::mount(&env.path("disk"), 4) else {
+        return;
+    };
+    for i in 0..3 {
+        env.write(&format!("d/f{i}.bin"), noise(1 << 20, 20 + i));
+    }
+    env.ok(&["log", "m", "d", "-q"]);
+    // About 2 MiB left for a 3 MiB version.
+    let filler = env.path("disk/filler");
+    std::fs::write(&filler, vec![0_u8; 2 << 20]).expect("filler");
+    let out = env.path("disk/out");
+    no_space(&env.fails(&["checkout", "m", &out.to_string_lossy()], 1));
+    let debris: Vec<String> = files_under(&out)
+        .into_iter()
+        .filter(|f| f.starts_with(".art-tmp-"))
+        .collect();
+    assert_eq!(debris, Vec::<String>::new(), "no temporary file is left");
+    std::fs::remove_file(&filler).expect("free space");
+    // What the failed checkout wrote is content of the version: no conflict, no --force.
+    env.ok(&["checkout", "m", &out.to_string_lossy(), "-q"]);
+    assert_eq!(read_tree(&out), env.read_tree("d"));
 }
