@@ -93,11 +93,15 @@ impl Store {
     /// Opens the store at `path`: either a `.artifacts` directory or a directory containing one.
     /// A store of an older format is upgraded in place; log batches the index lacks (left by
     /// a killed command) are applied; a missing `index.db` is rebuilt from the packs and the
-    /// record log.
+    /// record log. A store that cannot be written (a read-only mount, no write permission)
+    /// is opened read-only instead, changing nothing on disk: reads work, operations that
+    /// would change it fail with [`Error::ReadOnly`] (see [`Store::is_read_only`]).
     ///
     /// # Errors
     /// [`Error::NotAStore`] when neither is a store; [`Error::NewerFormat`] for a newer store;
-    /// a damaged index (the message names `art index rebuild`).
+    /// a damaged index (the message names `art index rebuild`); [`Error::ReadOnly`] for a
+    /// read-only store that must be written before it can be read (an upgrade, an
+    /// interrupted merge, changes in its WAL it cannot read).
     pub fn open(path: &Path) -> Result<Self> {
         let dir = store_dir_at(path)?;
         let config = Config::load(&dir)?;
