@@ -56,13 +56,16 @@ pub enum Error {
         /// The effective uid of this process.
         me: u32,
     },
-    /// The store cannot be written (a read-only mount or missing permissions).
-    #[error("store `{}` is not writable ({source}); art writes its lock and index even to read: mount it read-write or copy it", path.display())]
+    /// The store cannot be written (a read-only mount or missing permissions): reads work,
+    /// what would change it is refused.
+    #[error("store `{}` is read-only ({reason}); {need}", path.display())]
     ReadOnly {
         /// The store directory.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error that showed it.
+        reason: String,
+        /// What was refused and what to do.
+        need: String,
     },
     /// config.toml does not parse.
     #[error("cannot read `{}`: {message}", path.display())]
@@ -221,6 +224,17 @@ pub enum Error {
         dest: PathBuf,
         /// The files that would be overwritten or deleted.
         files: Vec<String>,
+    },
+    /// DEST does not tell letter case apart and the version has paths differing only in it.
+    #[error("`{}` does not tell upper from lower case, and `{reference}` has paths that differ only in case ({}): one would overwrite the other; check it out on a case-sensitive file system, or pick one with --only",
+        dest.display(), .pairs.iter().take(5).map(|(a, b)| format!("`{a}` and `{b}`")).collect::<Vec<_>>().join(", "))]
+    CaseCollision {
+        /// The destination.
+        dest: PathBuf,
+        /// The version.
+        reference: String,
+        /// The colliding paths.
+        pairs: Vec<(String, String)>,
     },
     /// A blob a version needs is not in the store.
     #[error("content `{0}` is missing from the store; run `art fsck`")]
@@ -481,6 +495,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Conflicts { .. }
+            | Error::CaseCollision { .. }
             | Error::HasAliases { .. }
             | Error::ProtectedAlias { .. }
             | Error::CarriesProtected { .. }

@@ -241,6 +241,20 @@ impl Store {
             std::fs::create_dir_all(&dest).map_err(io("create directory", &dest))?;
             dest.canonicalize().map_err(io("resolve", &dest))?
         };
+        // Paths differing only in case are two files here, but one where case is ignored:
+        // refused there before anything is written (a hostile manifest must not make art
+        // overwrite its own output silently).
+        let pairs = manifest.case_collisions();
+        if !pairs.is_empty() && crate::worktree::ignores_case(&dest)? {
+            if !dest_exists {
+                let _ = std::fs::remove_dir(&dest);
+            }
+            return Err(Error::CaseCollision {
+                dest,
+                reference,
+                pairs,
+            });
+        }
 
         let leftovers: Vec<ManifestPath> = scan
             .leftovers
@@ -256,7 +270,9 @@ impl Store {
             remove_entry(&dest, rel)?;
         }
         prune_empty_dirs(&dest, plan.deletes.iter().copied().chain(&leftovers));
-        {
+        // A read-only store keeps no stat cache of DEST: the next checkout hashes its files
+        // (content of a live version of this artifact is then no conflict).
+        if !self.is_read_only() {
             let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
             for cur in &plan.refresh {
                 let entry = stat_entry(cur.scanned.stat, cur.digest, started);
@@ -281,7 +297,7 @@ impl Store {
             // moment has art's content (the racy-git rule then applies as for `log`), so the
             // next command need not re-read what checkout just wrote.
             let written_at = crate::model::now_ns();
-            let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
+            let mut cached = Vec::new();
             for (e, r) in batch.iter().zip(&results) {
                 match r {
                     WriteResult::Skipped => skipped_symlinks.push(e.path.to_string()),
@@ -291,22 +307,28 @@ impl Store {
                             bytes_written += e.size;
                         }
                         references += u64::from(e.kind == EntryKind::Reference);
-                        let stat = match stat {
-                            Some(s) => Some(*s),
-                            None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
-                        };
-                        if let Some(s) = stat {
-                            sq::put(&tx, key_bytes(path), &stat_entry(s, *content, written_at))?;
-                        }
+                        cached.push((path, *stat, *content));
                     }
                 }
             }
-            let pack_ids: BTreeSet<i64> = sources
-                .values()
-                .flat_map(|s| s.locations().iter().map(|l| l.pack_id))
-                .collect();
-            bq::touch_packs(&tx, pack_ids, now_ms())?;
-            tx.commit().map_err(crate::index::Error::from)?;
+            if !self.is_read_only() {
+                let tx = self.conn.transaction().map_err(crate::index::Error::from)?;
+                for (path, stat, content) in cached {
+                    let stat = match stat {
+                        Some(s) => Some(s),
+                        None => std::fs::symlink_metadata(path).ok().map(|m| stat_of(&m)),
+                    };
+                    if let Some(s) = stat {
+                        sq::put(&tx, key_bytes(path), &stat_entry(s, content, written_at))?;
+                    }
+                }
+                let pack_ids: BTreeSet<i64> = sources
+                    .values()
+                    .flat_map(|s| s.locations().iter().map(|l| l.pack_id))
+                    .collect();
+                bq::touch_packs(&tx, pack_ids, now_ms())?;
+                tx.commit().map_err(crate::index::Error::from)?;
+            }
             batch = batches.next().unwrap_or_default();
             sources = self.sources_of(&packs, batch)?;
         }

@@ -249,3 +249,16 @@ fn unknown_key(key: &str) -> Error {
         CONFIG_KEYS.join(", ")
     ))
 }
+
+impl super::Store {
+    /// Makes `config` the store's configuration, written atomically to `config.toml`.
+    ///
+    /// # Errors
+    /// A read-only store; I/O failures.
+    pub fn save_config(&mut self, config: Config) -> Result<()> {
+        self.writable()?;
+        config.save(&self.dir)?;
+        self.config = config;
+        Ok(())
+    }
+}

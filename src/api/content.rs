@@ -41,6 +41,8 @@ pub(crate) struct Packs {
     restored: Mutex<std::collections::HashSet<Digest>>,
     specs: std::collections::BTreeMap<String, crate::remote::RemoteSpec>,
     remotes: Mutex<HashMap<String, Arc<crate::remote::Remote>>>,
+    /// The store is read-only: evicted packs are read blob by blob, never brought back.
+    read_only: bool,
 }
 
 impl Packs {
@@ -52,6 +54,7 @@ impl Packs {
             restored: Mutex::new(std::collections::HashSet::new()),
             specs: store.config.remote.clone(),
             remotes: Mutex::new(HashMap::new()),
+            read_only: store.is_read_only(),
         })
     }
 
@@ -104,6 +107,9 @@ impl Packs {
         &self,
         locs: impl IntoIterator<Item = &'a BlobLocation>,
     ) -> Result<Vec<Digest>> {
+        if self.read_only {
+            return Ok(Vec::new());
+        }
         let mut needed: HashMap<Digest, (u64, u64)> = HashMap::new();
         let mut seen = std::collections::HashSet::new();
         for loc in locs {

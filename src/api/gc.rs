@@ -255,11 +255,18 @@ impl Store {
     /// A live version whose content is missing (gc stops: run `art fsck`), I/O and SQLite
     /// errors. Interrupted or failed runs leave the store as it was or fully collected.
     pub fn gc(&mut self, opts: &GcOptions) -> Result<GcOutcome> {
+        if !opts.dry_run {
+            self.writable()?;
+        }
         let grace = match opts.grace {
             Some(g) => g,
             None => self.config.gc.grace_span()?,
         };
-        self.lock_exclusive()?;
+        // A read-only store has no writer to wait for: its dry run only reads.
+        let exclusive = !self.is_read_only();
+        if exclusive {
+            self.lock_exclusive()?;
+        }
         // A command killed after its log write while this one waited for the lock left a
         // batch the index lacks: the plan must see the versions (and packs) it adds, or their
         // blobs would look dead.
@@ -276,7 +283,9 @@ impl Store {
             outcome.expired = expired;
             Ok(outcome)
         });
-        self.lock_shared_again()?;
+        if exclusive {
+            self.lock_shared_again()?;
+        }
         result
     }
 
@@ -492,6 +501,7 @@ impl Store {
     /// # Errors
     /// Unknown references; [`Error::HasAliases`].
     pub fn remove(&mut self, refs: &[Ref], delete_aliases: bool) -> Result<RemoveOutcome> {
+        self.writable()?;
         let mut targets = Vec::new();
         for r in refs {
             let (a, v) = self.resolve(r)?;
@@ -573,6 +583,7 @@ impl Store {
         if dry_run || targets.is_empty() {
             return Ok(outcome);
         }
+        self.writable()?;
         let now = now_ms();
         let tx = super::records::begin(&mut self.conn, &self.dir)?;
         // Where `latest` was, per artifact touched: it moves when its version goes.

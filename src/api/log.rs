@@ -565,6 +565,7 @@ impl Store {
         kind: Option<&ArtifactType>,
         run: Option<&str>,
     ) -> Result<Option<String>> {
+        self.writable()?;
         let run = match run {
             Some(given) => Some(self.open_run(given, "log to")?),
             None => None,

@@ -52,6 +52,7 @@ impl Store {
         alias: &AliasName,
         force: bool,
     ) -> Result<AliasOutcome> {
+        self.writable()?;
         let (a, v) = self.resolve(r)?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
         super::registry::check_alias_change(&tx, &a, alias.as_str(), Some(v.id), force)?;
@@ -90,6 +91,7 @@ impl Store {
         alias: &AliasName,
         force: bool,
     ) -> Result<AliasOutcome> {
+        self.writable()?;
         let a = self.artifact(name.as_str())?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
         super::registry::check_alias_change(&tx, &a, alias.as_str(), None, force)?;
@@ -119,6 +121,7 @@ impl Store {
     /// # Errors
     /// Unknown reference; SQLite errors.
     pub fn set_meta(&mut self, r: &Ref, opts: MetaOptions) -> Result<super::VersionInfo> {
+        self.writable()?;
         let (_, v) = self.resolve(r)?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
         // Read again under the write lock: a concurrent edit of other keys must not be lost.

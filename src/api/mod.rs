@@ -11,6 +11,7 @@ mod meta;
 mod parts;
 mod patch;
 mod query;
+mod read_only;
 mod records;
 mod reference;
 mod registry;
@@ -79,8 +80,11 @@ pub struct Store {
     config: Config,
     interrupt: Arc<AtomicBool>,
     progress: Arc<dyn Progress>,
-    /// `.artifacts/lock`, held shared while the store is open and exclusive while gc deletes.
-    lock: std::fs::File,
+    /// `.artifacts/lock`, held shared while the store is open and exclusive while gc deletes;
+    /// a read-only store may have none.
+    lock: Option<std::fs::File>,
+    /// Why the store cannot be written (the OS error), when it was opened read-only.
+    read_only: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,15 +99,25 @@ impl Store {
     /// Opens the store at `path`: either a `.artifacts` directory or a directory containing one.
     /// A store of an older format is upgraded in place; log batches the index lacks (left by
     /// a killed command) are applied; a missing `index.db` is rebuilt from the packs and the
-    /// record log.
+    /// record log. A store that cannot be written (a read-only mount, no write permission)
+    /// is opened read-only instead, changing nothing on disk: reads work, operations that
+    /// would change it fail with [`Error::ReadOnly`] (see [`Store::is_read_only`]).
     ///
     /// # Errors
     /// [`Error::NotAStore`] when neither is a store; [`Error::NewerFormat`] for a newer store;
-    /// a damaged index (the message names `art index rebuild`).
+    /// a damaged index (the message names `art index rebuild`); [`Error::ReadOnly`] for a
+    /// read-only store that must be written before it can be read (an upgrade, an
+    /// interrupted merge, changes in its WAL it cannot read).
     pub fn open(path: &Path) -> Result<Self> {
         let dir = store_dir_at(path)?;
         let config = Config::load(&dir)?;
-        let lock = open_lock(&dir)?;
+        let lock = match open_lock(&dir) {
+            Ok(lock) => lock,
+            Err(Error::ReadOnly { reason, .. }) => {
+                return Store::open_read_only(dir, config, reason);
+            }
+            Err(e) => return Err(e),
+        };
         let mut store = if dir.join("index.db").is_file() && !records::rewrite_pending(&dir) {
             Store::with_index(dir, config, lock)?
         } else {
@@ -139,7 +153,8 @@ impl Store {
             config,
             interrupt: Arc::new(AtomicBool::new(false)),
             progress: Arc::new(NoProgress),
-            lock,
+            lock: Some(lock),
+            read_only: None,
         })
     }
 
@@ -312,6 +327,20 @@ fn check_owner(dir: &Path) -> Result<()> {
 
 pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
     check_owner(dir)?;
+    // A directory art cannot write (a read-only mount, `chmod a-w`) is read-only even when
+    // its lock file could be opened: SQLite could not create the index's WAL beside it.
+    if let Err(errno) = nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK)
+        && matches!(
+            errno,
+            nix::errno::Errno::EROFS | nix::errno::Errno::EACCES | nix::errno::Errno::EPERM
+        )
+    {
+        return Err(Error::ReadOnly {
+            path: dir.to_owned(),
+            reason: std::io::Error::from(errno).to_string(),
+            need: read_only::CHANGES.to_owned(),
+        });
+    }
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -321,7 +350,8 @@ pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
         .map_err(|source| match source.raw_os_error() {
             Some(libc::EROFS | libc::EACCES | libc::EPERM) => Error::ReadOnly {
                 path: dir.to_owned(),
-                source,
+                reason: source.to_string(),
+                need: read_only::CHANGES.to_owned(),
             },
             _ => Error::Io {
                 action: "open lock file",
@@ -337,15 +367,18 @@ pub(crate) fn open_lock(dir: &Path) -> Result<std::fs::File> {
 impl Store {
     /// Turns the shared lock into an exclusive one, waiting for other commands to finish.
     pub(crate) fn lock_exclusive(&self) -> Result<()> {
+        self.writable()?;
         self.lock
-            .lock()
+            .as_ref()
+            .map_or(Ok(()), std::fs::File::lock)
             .map_err(crate::error::io("lock", self.dir.join("lock")))
     }
 
     /// Goes back to a shared lock.
     pub(crate) fn lock_shared_again(&self) -> Result<()> {
         self.lock
-            .lock_shared()
+            .as_ref()
+            .map_or(Ok(()), std::fs::File::lock_shared)
             .map_err(crate::error::io("lock", self.dir.join("lock")))
     }
 }

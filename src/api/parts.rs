@@ -374,6 +374,7 @@ impl Store {
     /// # Errors
     /// [`Error::NoPendingVersion`].
     pub fn drop_pending(&mut self, name: &str, distributed_id: &str) -> Result<DropPendingOutcome> {
+        self.writable()?;
         let tx = super::records::begin(&mut self.conn, &self.dir)?;
         let parts: Vec<String> = pq::of_pending(&tx, name, distributed_id)?
             .into_iter()

@@ -278,9 +278,44 @@ pub(crate) fn catch_up(dir: &Path, conn: &Connection) -> Result<u64> {
     Ok(seq)
 }
 
+/// Whether the log holds batches the index at `conn` has not applied.
+pub(crate) fn behind_log(dir: &Path, conn: &Connection) -> Result<bool> {
+    Ok(batch_path(dir, recq::applied_seq(conn)? + 1).exists())
+}
+
+/// The index the log of `dir` describes, replayed into memory (for a read-only store whose
+/// `index.db` is missing): nothing in the store is written.
+pub(crate) fn replay_in_memory(dir: &Path, config: &Config) -> Result<Connection> {
+    let mut conn = crate::index::open_in_memory()?;
+    let tx = conn.transaction().map_err(crate::index::Error::from)?;
+    let mut r = Replay {
+        notes: Vec::new(),
+        remotes: (!config.remote.is_empty()).then(|| RemotePacks {
+            specs: config.remote.clone(),
+            listed: None,
+        }),
+        strict: false,
+    };
+    replay(dir, &tx, &mut r)?;
+    tx.commit().map_err(crate::index::Error::from)?;
+    Ok(conn)
+}
+
 /// Starts a command's write: takes the index's write lock and applies what the log has and
 /// the index lacks, so the command sees (and numbers after) every durable change.
 pub(crate) fn begin<'c>(conn: &'c mut Connection, dir: &Path) -> Result<Transaction<'c>> {
+    // A read-only store's index refuses writes (`query_only`); a command that forgot to
+    // ask [`Store::writable`] still ends with the one line that names the store.
+    let query_only: bool = conn
+        .pragma_query_value(None, "query_only", |r| r.get(0))
+        .map_err(crate::index::Error::from)?;
+    if query_only {
+        return Err(Error::ReadOnly {
+            path: dir.to_owned(),
+            reason: "opened read-only".to_owned(),
+            need: super::read_only::CHANGES.to_owned(),
+        });
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(crate::index::Error::from)?;
@@ -856,8 +891,11 @@ impl Store {
             &mut self.conn,
             crate::index::open_in_memory()?,
         ));
+        self.writable()?;
         let lock = self
             .lock
+            .as_ref()
+            .expect("a writable store holds its lock file")
             .try_clone()
             .map_err(io("lock", self.dir.join("lock")))?;
         let (mut store, outcome) = rebuild_with(

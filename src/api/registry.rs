@@ -136,6 +136,7 @@ impl Store {
         aliases: &[AliasName],
         force: bool,
     ) -> Result<LinkOutcome> {
+        self.writable()?;
         let (mut a, mut v) = self.resolve(source)?;
         if let Some(origin) = reg::link_source(&self.conn, v.id)? {
             v = vq::version_by_id(&self.conn, origin)?.ok_or_else(|| {
@@ -234,6 +235,7 @@ impl Store {
     /// Unknown reference; a version that is not a link; a protected alias on it without
     /// `force`.
     pub fn unlink(&mut self, r: &Ref, force: bool) -> Result<String> {
+        self.writable()?;
         let (a, v) = self.resolve(r)?;
         let reference = format!("{}:v{}", a.name, v.idx);
         if !a.collection {
@@ -271,6 +273,7 @@ impl Store {
         alias: &AliasName,
         on: bool,
     ) -> Result<()> {
+        self.writable()?;
         let a = self.artifact(name.as_str())?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
         if reg::is_protected(&tx, a.id, alias.as_str())? == on {
@@ -292,6 +295,7 @@ impl Store {
     /// # Errors
     /// Unknown reference; an invalid tag.
     pub fn tag(&mut self, r: &Ref, tags: &[String], on: bool) -> Result<TagOutcome> {
+        self.writable()?;
         for t in tags {
             check_tag(t)?;
         }
@@ -326,6 +330,7 @@ impl Store {
     /// # Errors
     /// Unknown reference.
     pub fn set_ttl(&mut self, r: &Ref, ttl: Option<Span>) -> Result<Option<i64>> {
+        self.writable()?;
         let (_, v) = self.resolve(r)?;
         let now = now_ms();
         let expires = ttl.map(|t| now.saturating_add(t.0));

@@ -209,6 +209,7 @@ impl Store {
         mut spec: RemoteSpec,
         cwd: &std::path::Path,
     ) -> Result<RemoteInfo> {
+        self.writable()?;
         check_remote_name(name)?;
         if !spec.url.contains("://") {
             spec.url = lexically_absolute(cwd, &spec.url);
@@ -255,6 +256,7 @@ impl Store {
     /// # Errors
     /// Unknown remote; [`Error::RemoteHoldsEvicted`]; I/O and SQLite errors.
     pub fn remote_remove(&mut self, name: &str, force: bool) -> Result<RemoteRemoved> {
+        self.writable()?;
         if !self.config.remote.contains_key(name) {
             return Err(self.unknown_remote(name));
         }
@@ -338,6 +340,7 @@ impl Store {
     /// Unknown remote or reference; transport, server and I/O errors (packs uploaded before
     /// the failure stay on the remote and are skipped next time).
     pub fn push(&mut self, remote: Option<&str>, refs: &[Ref]) -> Result<PushOutcome> {
+        self.writable()?;
         let name = self.pick_remote(remote)?;
         if super::records::history_before_log(&self.dir)? {
             return Err(Error::HistoryBeforeLog);
@@ -593,6 +596,7 @@ impl Store {
     /// Unknown remote; a remote whose log is malformed or names content it does not hold
     /// (nothing is applied then); histories that cannot merge; transport errors.
     pub fn pull(&mut self, remote: Option<&str>) -> Result<PullOutcome> {
+        self.writable()?;
         let name = self.pick_remote(remote)?;
         let spec = self.config.remote[&name].clone();
         let remote = self.connect(&name)?;
@@ -687,6 +691,7 @@ impl Store {
     /// # Errors
     /// Unknown artifacts; transport errors; a remote pack whose bytes do not match its name.
     pub fn fetch_data(&mut self, artifacts: &[String]) -> Result<FetchOutcome> {
+        self.writable()?;
         let ids = artifacts
             .iter()
             .map(|name| Ok(self.artifact(name)?.id))

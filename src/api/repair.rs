@@ -57,6 +57,7 @@ impl Store {
     /// Index and local I/O errors. A pack no remote holds is reported in
     /// [`RepairOutcome::unrepaired`], not as an error.
     pub fn repair_packs(&self) -> Result<RepairOutcome> {
+        self.writable()?;
         let mut out = RepairOutcome::default();
         let mut remotes: Vec<(String, Option<Remote>)> = self
             .config

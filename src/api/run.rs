@@ -281,6 +281,7 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn start_run(&mut self, opts: RunOptions) -> Result<RunInfo> {
+        self.writable()?;
         let now = now_ms();
         let id = RunId::from_parts(u64::try_from(now).unwrap_or(0), random_bits());
         let row = RunRow {
@@ -321,6 +322,7 @@ impl Store {
     /// # Errors
     /// Unknown run; [`Error::RunFinished`] when it is finished already; a status of `running`.
     pub fn finish_run(&mut self, opts: FinishOptions) -> Result<RunInfo> {
+        self.writable()?;
         if opts.status == RunStatus::Running {
             return Err(crate::model::Error::InvalidRunStatus("running".into()).into());
         }
@@ -347,6 +349,7 @@ impl Store {
     /// # Errors
     /// Unknown run; SQLite errors.
     pub fn resume_run(&mut self, id: &str) -> Result<RunInfo> {
+        self.writable()?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
         let mut row = find_run_in(&tx, id)?;
         if row.status.is_finished() {
@@ -370,6 +373,7 @@ impl Store {
     /// # Errors
     /// Unknown run; SQLite errors.
     pub fn update_summary(&mut self, id: &str, summary: Map<String, Value>) -> Result<RunInfo> {
+        self.writable()?;
         let tx = records::begin(&mut self.conn, &self.dir)?;
         let mut row = find_run_in(&tx, id)?;
         row.summary.extend(summary);
@@ -391,6 +395,7 @@ impl Store {
     /// run produced the version (directly or through other runs); checkout failures, in which
     /// case nothing is recorded.
     pub fn use_version(&mut self, opts: UseOptions) -> Result<UseOutcome> {
+        self.writable()?;
         let run = open_run_in(&self.conn, &opts.run, "use versions in")?;
         let (artifact, version) = self.resolve(&opts.reference)?;
         let reference = format!("{}:v{}", artifact.name, version.idx);

@@ -289,16 +289,16 @@ pub enum ConfigCommand {
 }
 
 pub fn config(ctx: &Ctx, cmd: ConfigCommand) -> anyhow::Result<u8> {
-    let store = ctx.open_store()?;
+    let mut store = ctx.open_store()?;
     let mut config = store.config().clone();
     match cmd {
         ConfigCommand::Set { key, value } => {
             config.set(&key, Some(&value))?;
-            config.save(store.dir())?;
+            store.save_config(config)?;
         }
         ConfigCommand::Unset { key } => {
             config.set(&key, None)?;
-            config.save(store.dir())?;
+            store.save_config(config)?;
         }
         ConfigCommand::Get { key } => {
             let value = config.get(&key)?;

@@ -15,7 +15,9 @@ mod versions;
 pub use blobs::{BlobLocation, PackRow};
 pub use error::{Error, Result};
 pub use runs::RunRow;
-pub use schema::{ReadPool, SCHEMA_VERSION, open, open_in_memory};
+pub use schema::{
+    ReadOnlyIndex, ReadPool, SCHEMA_VERSION, copy_to_memory, open, open_in_memory, open_read_only,
+};
 pub use stat_cache::StatEntry;
 pub use versions::{ArtifactRow, VersionRow, VersionState};
 

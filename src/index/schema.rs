@@ -196,6 +196,91 @@ pub fn open(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// How [`open_read_only`] found the index.
+#[derive(Debug)]
+pub struct ReadOnlyIndex {
+    /// The connection; it cannot write.
+    pub conn: Connection,
+    /// Whether the schema is older than this build's, so it must be migrated (in a copy).
+    pub outdated: bool,
+}
+
+/// Opens the index at `path` of a store that cannot be written, writing nothing beside it.
+/// Without changes pending in `index.db-wal`, the file is opened immutable (SQLite then
+/// needs no `-shm` and takes no locks: nothing can write a read-only mount). With pending
+/// changes it is opened read-only, which reads them only when the `-shm` file the writer
+/// left is there too.
+///
+/// # Errors
+/// [`Error::PendingWal`] when the pending changes cannot be read; [`Error::NewerSchema`];
+/// SQLite errors.
+pub fn open_read_only(path: &Path) -> Result<ReadOnlyIndex> {
+    use rusqlite::OpenFlags;
+    let wal = wal_path(path);
+    let pending = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if pending {
+        Connection::open_with_flags(path, flags)?
+    } else {
+        Connection::open_with_flags(immutable_uri(path), flags | OpenFlags::SQLITE_OPEN_URI)?
+    };
+    conn.busy_timeout(Duration::from_secs(30))?;
+    let found: i64 = match conn.pragma_query_value(None, "user_version", |r| r.get(0)) {
+        Ok(v) => v,
+        Err(e) if pending && e.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen) => {
+            return Err(Error::PendingWal(wal));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if found > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(ReadOnlyIndex {
+        conn,
+        outdated: found < SCHEMA_VERSION,
+    })
+}
+
+/// A private, writable copy in memory of the index behind `src`, migrated to this build's
+/// schema: what a read-only store catches up with its log in.
+///
+/// # Errors
+/// SQLite errors.
+pub fn copy_to_memory(src: &Connection) -> Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    // SQLite copies into a memory database only between equal page sizes.
+    let page_size: i64 = src.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    conn.pragma_update(None, "page_size", page_size)?;
+    rusqlite::backup::Backup::new(src, &mut conn)?.run_to_completion(4096, Duration::ZERO, None)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+fn wal_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    name.into()
+}
+
+/// `file:PATH?immutable=1`, with the characters a URI gives meaning to escaped.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// An index in memory (for replaying the log without touching `index.db`).
 ///
 /// # Errors

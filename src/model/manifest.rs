@@ -260,6 +260,26 @@ impl Manifest {
         self.entries.is_empty()
     }
 
+    /// Pairs of paths that differ only in letter case (`A.txt` and `a.txt`): distinct files
+    /// where case matters, one file (the second overwriting the first) where it does not.
+    #[must_use]
+    pub fn case_collisions(&self) -> Vec<(String, String)> {
+        let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+        let mut out = Vec::new();
+        for e in &self.entries {
+            let path = e.path.as_str();
+            match seen.entry(path.to_lowercase()) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    out.push(((*first.get()).to_owned(), path.to_owned()));
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(path);
+                }
+            }
+        }
+        out
+    }
+
     /// Sum of the entries' sizes.
     #[must_use]
     pub fn total_size(&self) -> u64 {
@@ -618,6 +638,38 @@ mod tests {
             Digest::of(content),
             false,
         )
+    }
+
+    #[test]
+    fn paths_differing_only_in_case_are_found() {
+        let m = Manifest::new(vec![
+            file("A.txt", b"1"),
+            file("Dir/X", b"2"),
+            file("a.txt", b"3"),
+            file("b.txt", b"4"),
+            file("dir/x", b"5"),
+            file("dir/y", b"6"),
+            file("ÉTÉ", b"7"),
+            file("été", b"8"),
+        ])
+        .unwrap();
+        let pairs = m.case_collisions();
+        let expect = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            pairs,
+            [
+                expect("A.txt", "a.txt"),
+                expect("Dir/X", "dir/x"),
+                expect("ÉTÉ", "été")
+            ]
+        );
+        assert!(
+            m.retain(|e| e.path.as_str() != "a.txt"
+                && e.path.as_str() != "dir/x"
+                && e.path.as_str() != "été")
+                .case_collisions()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -63,6 +63,26 @@ fn ensure_parent(dest: &Path, rel: &ManifestPath) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Whether the file system holding the directory `dir` treats names that differ only in
+/// letter case as one (macOS and Windows by default, a `casefold` directory on Linux): a
+/// probe file is created under a lower-case name and looked up under the upper-case one.
+///
+/// # Errors
+/// When the probe cannot be created.
+pub fn ignores_case(dir: &Path) -> Result<bool> {
+    let probe = tempfile::Builder::new()
+        .prefix(&format!("{}case-probe-", super::TEMP_PREFIX))
+        .tempfile_in(dir)
+        .map_err(io("create a temporary file in", dir))?;
+    let name = probe
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let upper = name.to_uppercase();
+    Ok(upper != name && std::fs::symlink_metadata(dir.join(upper)).is_ok())
+}
+
 /// A checkout's destination directory. It remembers the parent directories it verified or
 /// created, so a tree of a million files costs one check per directory, not one per file.
 #[derive(Debug)]
@@ -259,6 +279,47 @@ pub fn prune_empty_dirs<'a>(dest: &Path, removed: impl IntoIterator<Item = &'a M
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_sensitive_directory_is_recognised() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        // The test suite runs on Linux file systems, which keep case apart.
+        assert!(!ignores_case(tmp.path()).expect("probe"));
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).expect("list").count(),
+            0,
+            "probe removed"
+        );
+    }
+
+    /// The last line of defence: whatever the plan missed (a link made after it), a write
+    /// whose parent is a symlink, or a chain of them, is refused and nothing leaves DEST.
+    #[test]
+    fn writes_never_pass_through_a_symlinked_parent() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (dest, outside) = (tmp.path().join("dest"), tmp.path().join("outside"));
+        std::fs::create_dir_all(dest.join("real")).expect("dest");
+        std::fs::create_dir(&outside).expect("outside");
+        std::os::unix::fs::symlink("../outside", dest.join("hop")).expect("link");
+        std::os::unix::fs::symlink("hop", dest.join("sub")).expect("link");
+        std::os::unix::fs::symlink("../../outside", dest.join("real/deep")).expect("link");
+        let d = Destination::new(dest.clone());
+        let p = |s: &str| ManifestPath::new(s).expect("path");
+        for rel in ["sub/x.txt", "sub/a/b.txt", "real/deep/x.txt", "hop/x.txt"] {
+            let err = d
+                .write_file(&p(rel), false, |f| f.write_all(b"x"))
+                .expect_err(rel);
+            assert!(matches!(err, Error::Blocked { .. }), "{rel}: {err}");
+            let err = d.write_symlink(&p(rel), "real").expect_err(rel);
+            assert!(matches!(err, Error::Blocked { .. }), "{rel}: {err}");
+        }
+        assert_eq!(std::fs::read_dir(&outside).expect("list").count(), 0);
+        let written = d
+            .write_file(&p("real/x.txt"), false, |f| f.write_all(b"x"))
+            .expect("a real parent")
+            .expect("filled");
+        assert_eq!(std::fs::read(written.0).expect("read"), b"x");
+    }
 
     #[test]
     fn symlink_targets() {

@@ -6,7 +6,9 @@ mod fsops;
 mod scan;
 
 pub use error::{Error, Result, read_error};
-pub use fsops::{Destination, hash_file, prune_empty_dirs, remove_entry, symlink_stays_inside};
+pub use fsops::{
+    Destination, hash_file, ignores_case, prune_empty_dirs, remove_entry, symlink_stays_inside,
+};
 pub use scan::{
     FileStat, Scan, ScanGroup, ScannedEntry, ScannedKind, TEMP_PREFIX, scan_dir, scan_named,
     stat_of,

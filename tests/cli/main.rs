@@ -13,6 +13,7 @@ mod crash;
 mod errors;
 mod faults;
 mod fsck;
+mod full_disk;
 mod gc;
 mod hostile;
 mod inspect;

@@ -2,9 +2,8 @@
 //! deleted versions readable, a closed stdout, each cause once, a failed log returning its
 //! space, debris bytes, completions and man pages, progress per chunk.
 
-use crate::util::{Env, noise};
+use crate::util::{Env, SmallDisk, files_under, noise};
 use std::io::Read;
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,50 +157,6 @@ fn a_damaged_index_is_reported_once() {
     let err = env.fails(&["versions", "m"], 1);
     assert!(err.contains("malformed"), "{err}");
     each_cause_once(&err);
-}
-
-/// A tmpfs of `mib` MiB mounted at `dir` for the test's life: a real full disk. Mounting
-/// needs root (CI runs as root); elsewhere the test says it was skipped.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: &Path, mib: u32) -> Option<SmallDisk> {
-        std::fs::create_dir_all(dir).expect("mount point");
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            Some(SmallDisk(dir.to_owned()))
-        } else {
-            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-            None
-        }
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
-/// Names of the files under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().expect("type").is_dir() {
-            out.extend(files_under(&e.path()));
-        } else {
-            out.push(e.file_name().to_string_lossy().into_owned());
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

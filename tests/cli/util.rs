@@ -369,3 +369,64 @@ pub fn xof_bytes(len: usize, seed: &str) -> Vec<u8> {
         .fill(&mut out);
     out
 }
+
+/// A tmpfs of `mib` MiB mounted at `dir` for the test's life: a real full disk. Mounting
+/// needs root (CI runs as root); elsewhere the test says it was skipped.
+pub struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    pub fn mount(dir: &Path, mib: u32) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            Some(SmallDisk(dir.to_owned()))
+        } else {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+            None
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Names of the files under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().expect("type").is_dir() {
+            out.extend(files_under(&e.path()));
+        } else {
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Fills the file system holding `path` with one file there until a write fails (no space
+/// left); returns the bytes written. Removing the file frees them again.
+pub fn fill(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("create filler");
+    let chunk = vec![0x5a_u8; 64 << 10];
+    let mut written = 0;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => written += n as u64,
+        }
+    }
+    let _ = f.sync_all();
+    written
+}
