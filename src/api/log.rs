@@ -54,6 +54,9 @@ pub struct LogOptions {
     pub checksum: bool,
     /// The most objects one reference may expand to.
     pub max_objects: u64,
+    /// Download and hash web and bucket references too (`--checksum`), so a fetch checks
+    /// their bytes and not only their ETag.
+    pub hash_remote: bool,
 }
 
 impl LogOptions {
@@ -72,6 +75,7 @@ impl LogOptions {
             references: Vec::new(),
             checksum: true,
             max_objects: super::reference::DEFAULT_MAX_OBJECTS,
+            hash_remote: false,
         }
     }
 }
@@ -524,8 +528,12 @@ impl Store {
             )));
         }
         // Before any pack is written: a missing or oversized reference changes nothing.
-        let references =
-            self.resolve_references(&opts.references, opts.checksum, opts.max_objects)?;
+        let references = self.resolve_references(
+            &opts.references,
+            opts.checksum,
+            opts.max_objects,
+            opts.hash_remote,
+        )?;
         let named = self.named_paths(&opts.paths)?;
         let single_dir = named.len() == 1 && named[0].0.is_dir();
         let source_path =

@@ -67,6 +67,14 @@ fn is_uri_only(e: &ManifestEntry) -> bool {
     e.pin.as_deref() == Some(URI_ONLY_PIN)
 }
 
+/// Whether a reference names a local file (`file://`), hashed or pinned by mtime already.
+fn is_local(e: &ManifestEntry) -> bool {
+    matches!(
+        source_of(e.uri.as_deref().unwrap_or_default()),
+        Ok(Source::File(_))
+    )
+}
+
 /// The local path a reference URI names.
 fn local_path(uri: &str) -> Result<PathBuf> {
     if let Some(rest) = uri.strip_prefix("file://") {
@@ -109,6 +117,47 @@ impl Store {
     /// [`Error::TooManyObjects`] / [`Error::TooManyListed`] when a reference expands to more
     /// than `max_objects`; transport and credential errors of a server.
     pub(crate) fn resolve_references(
+        &self,
+        specs: &[String],
+        checksum: bool,
+        max_objects: u64,
+        hash_remote: bool,
+    ) -> Result<Vec<ManifestEntry>> {
+        let mut out = self.resolve_references_pinned(specs, checksum, max_objects)?;
+        if hash_remote {
+            self.hash_remote_references(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// `--checksum`: downloads every web and bucket object (as pinned) and adds the digest
+    /// of its content to its pin, so a fetch also checks the bytes, not only the ETag.
+    fn hash_remote_references(&self, entries: &mut [ManifestEntry]) -> Result<()> {
+        let total = entries
+            .iter()
+            .filter(|e| e.pin.is_some() && !is_uri_only(e) && !is_local(e))
+            .map(|e| e.size)
+            .sum();
+        self.progress.start("hashing", total);
+        for e in entries
+            .iter_mut()
+            .filter(|e| e.pin.is_some() && !is_uri_only(e) && !is_local(e))
+        {
+            self.check_interrupt()?;
+            let digest = copy_reference(e, &mut std::io::sink(), self.progress.as_ref())?;
+            let pin = format!(
+                "{}{CONTENT_PIN}{}",
+                e.pin.as_deref().unwrap_or_default(),
+                digest.to_hex()
+            );
+            let uri = e.uri.clone().unwrap_or_default();
+            *e = ManifestEntry::pinned_reference(e.path.clone(), uri, e.size, pin);
+        }
+        self.progress.finish();
+        Ok(())
+    }
+
+    fn resolve_references_pinned(
         &self,
         specs: &[String],
         checksum: bool,
@@ -284,13 +333,28 @@ fn quoted(etag: &str) -> String {
 
 /// The ETag (quoted) and version id of a bucket object's pin.
 fn parse_bucket_pin(pin: &str) -> Option<(String, Option<&str>)> {
-    let rest = pin.strip_prefix("etag:\"")?;
+    let rest = split_content(pin).0.strip_prefix("etag:\"")?;
     let (etag, rest) = rest.split_once('"')?;
     let version = match rest {
         "" => None,
         r => Some(r.strip_prefix(" version:").filter(|v| !v.is_empty())?),
     };
     Some((format!("\"{etag}\""), version))
+}
+
+/// What `--checksum` adds to a web or bucket object's pin: ` blake3:<hex>`, the digest of its
+/// content, downloaded and hashed at log time and checked at every fetch.
+const CONTENT_PIN: &str = " blake3:";
+
+/// A pin without its content digest, and the digest (`--checksum`), if any.
+fn split_content(pin: &str) -> (&str, Option<Digest>) {
+    match pin.rsplit_once(CONTENT_PIN) {
+        Some((base, hex)) => match hex.parse::<Digest>() {
+            Ok(d) => (base, Some(d)),
+            Err(_) => (pin, None),
+        },
+        None => (pin, None),
+    }
 }
 
 /// The entry of one bucket object.
@@ -479,11 +543,11 @@ fn http_difference(e: &ManifestEntry, info: &crate::remote::ObjectInfo) -> Optio
             info.size, e.size
         ));
     }
-    (info.pin() != e.pin).then(|| {
+    let logged = split_content(e.pin.as_deref().unwrap_or_default()).0;
+    (info.pin().as_deref() != Some(logged)).then(|| {
         format!(
-            "changed (now {}, logged {})",
+            "changed (now {}, logged {logged})",
             info.pin().unwrap_or_else(|| "unpinned".into()),
-            e.pin.as_deref().unwrap_or_default()
         )
     })
 }
@@ -645,13 +709,21 @@ fn copy_checked(
 ) -> Result<Digest> {
     let uri = e.uri.as_deref().unwrap_or_default();
     let (digest, len) = copy_hashed(src, out, progress, Path::new(uri))?;
+    let changed = |reason: String| Error::ReferencesChanged {
+        problems: vec![problem_line(e, &reason)],
+    };
     if len != e.size {
-        return Err(Error::ReferencesChanged {
-            problems: vec![problem_line(
-                e,
-                &format!("changed ({len} bytes arrived, logged {})", e.size),
-            )],
-        });
+        return Err(changed(format!(
+            "changed ({len} bytes arrived, logged {})",
+            e.size
+        )));
+    }
+    if let (_, Some(logged)) = split_content(e.pin.as_deref().unwrap_or_default())
+        && logged != digest
+    {
+        return Err(changed(
+            "changed (same ETag, but its content hashes differently from the logged one)".into(),
+        ));
     }
     Ok(digest)
 }

@@ -18,8 +18,12 @@ pub struct LogArgs {
     #[arg(long = "ref", value_name = "URI[=NAME]", id = "references")]
     references: Vec<String>,
     /// Pin references by size and mtime instead of hashing their content.
-    #[arg(long, requires = "references")]
+    #[arg(long, requires = "references", conflicts_with = "checksum")]
     no_checksum: bool,
+    /// Also download and hash web and bucket references (their fetches then check the bytes,
+    /// not only the ETag); files are always hashed unless --no-checksum.
+    #[arg(long, requires = "references")]
+    checksum: bool,
     /// The most objects one --ref may expand to (more is an error, never a truncation).
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     max_objects: u64,
@@ -92,6 +96,7 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
     opts.run = args.run;
     opts.references = args.references;
     opts.checksum = !args.no_checksum;
+    opts.hash_remote = args.checksum;
     opts.max_objects = args.max_objects;
     if let Some(id) = distributed {
         if opts.description.is_some() || !opts.metadata.is_empty() || !opts.aliases.is_empty() {

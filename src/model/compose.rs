@@ -25,8 +25,9 @@ pub struct Patched {
 #[must_use]
 pub fn patch(base: &[ManifestEntry], removals: &[Selection], added: Vec<ManifestEntry>) -> Patched {
     let mut matched = vec![false; removals.len()];
-    let mut kept: BTreeMap<&str, &ManifestEntry> = BTreeMap::new();
-    let mut removed = 0;
+    let adding: std::collections::HashSet<&str> = added.iter().map(|e| e.path.as_str()).collect();
+    let mut entries = Vec::with_capacity(base.len() + added.len());
+    let (mut removed, mut replaced) = (0, 0);
     for e in base {
         let mut gone = false;
         for (i, r) in removals.iter().enumerate() {
@@ -37,19 +38,13 @@ pub fn patch(base: &[ManifestEntry], removals: &[Selection], added: Vec<Manifest
         }
         if gone {
             removed += 1;
-        } else {
-            kept.insert(e.path.as_str(), e);
-        }
-    }
-    let (mut added_count, mut replaced) = (0, 0);
-    for e in &added {
-        if kept.remove(e.path.as_str()).is_some() {
+        } else if adding.contains(e.path.as_str()) {
             replaced += 1;
         } else {
-            added_count += 1;
+            entries.push(e.clone());
         }
     }
-    let mut entries: Vec<ManifestEntry> = kept.into_values().cloned().collect();
+    let added_count = added.len() as u64 - replaced;
     entries.extend(added);
     Patched {
         entries,

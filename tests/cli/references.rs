@@ -243,3 +243,37 @@ fn http_references_are_pinned_by_etag() {
     env.ok(&["checkout", "m", "fresh"]);
     assert_eq!(env.read_tree("fresh")["w.bin"], b"weights v1");
 }
+
+/// `--checksum` downloads a web object at log time and pins its content too: a server that
+/// changes the bytes but keeps the ETag (same size) is caught at checkout, nothing written.
+#[test]
+fn checksum_pins_the_content_of_a_web_object() {
+    let server = crate::util::HttpServer::start();
+    server.put("/w.bin", "e1", b"weights v1");
+    let env = Env::init();
+    let w = server.url("/w.bin");
+    env.ok(&["log", "m", "--ref", &w, "--checksum"]);
+    let files = env.json(&["ls", "m"]);
+    let pin = files[0]["pin"].as_str().expect("pin");
+    assert!(pin.starts_with("etag:\"e1\" blake3:"), "{pin}");
+    assert!(
+        env.ok(&["log", "m", "--ref", &w, "--checksum"])
+            .contains("unchanged")
+    );
+    env.ok(&["checkout", "m", "out"]);
+    assert_eq!(env.read_tree("out")["w.bin"], b"weights v1");
+    env.ok(&["verify", "m"]);
+
+    server.put("/w.bin", "e1", b"weights v2");
+    let err = env.fails(&["checkout", "m", "fresh"], 1);
+    assert!(
+        err.contains("`w.bin`") && err.contains("content hashes differently"),
+        "{err}"
+    );
+    assert!(
+        !env.path("fresh/w.bin").exists(),
+        "no wrong bytes were written"
+    );
+    let err = env.fails(&["log", "m", "--ref", &w, "--checksum", "--no-checksum"], 2);
+    assert!(err.contains("cannot be used with"), "{err}");
+}
