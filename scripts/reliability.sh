@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs the reliability suite (failpoints, kill -9, corruption, concurrency; tests/cli/faults.rs,
-# kills.rs, corruption.rs, concurrency.rs) and writes RELIABILITY.md from the counts each
+# Runs the reliability suite (failpoints, kill -9, corruption, concurrency, full disk, a
+# read-only store; tests/cli/faults.rs, kills.rs, corruption.rs, concurrency.rs, full_disk.rs,
+# permissions.rs, review.rs) and writes RELIABILITY.md from the counts each
 # scenario reports through ART_RELIABILITY_REPORT. The same tests run in scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
 ART_RELIABILITY_REPORT="$report" cargo test --locked --test cli -- \
-  faults:: kills:: corruption:: concurrency::
+  faults:: kills:: corruption:: concurrency:: full_disk:: permissions:: \
+  review::a_full_disk_fails_the_log
 {
   echo "# Reliability"
   echo

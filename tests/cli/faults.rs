@@ -30,19 +30,31 @@ enum Scenario {
     /// `pull` into a clone that logged a version of its own meanwhile: a merge, which
     /// renumbers the clone's version after the remote's and rewrites its log's tail.
     Merge,
+    /// `patch m --add …` of a big new file into `m:v1`.
+    Patch,
+    /// `finish m --distributed-id x` of two parts (tree 2 and one more file).
+    Finish,
 }
 
 /// Each failpoint, the scenarios that pass it, and which pass triggers it.
 const CASES: &[(&str, &[Scenario], u64)] = {
-    use Scenario::{Alias, Checkout, Gc, Log, Merge, Pull, Push, Rm};
+    use Scenario::{Alias, Checkout, Finish, Gc, Log, Merge, Patch, Pull, Push, Rm};
     &[
-        ("pack.before-fsync", &[Log, Gc], 1),
-        ("pack.after-fsync", &[Log, Gc], 1),
-        ("pack.before-rename", &[Log, Gc], 1),
-        ("pack.after-rename", &[Log, Gc], 1),
-        ("record.before-append", &[Log, Alias, Rm, Gc], 1),
-        ("record.after-append", &[Log, Alias, Rm, Gc], 1),
-        ("log.after-commit", &[Log], 1),
+        ("pack.before-fsync", &[Log, Gc, Patch, Finish], 1),
+        ("pack.after-fsync", &[Log, Gc, Patch, Finish], 1),
+        ("pack.before-rename", &[Log, Gc, Patch, Finish], 1),
+        ("pack.after-rename", &[Log, Gc, Patch, Finish], 1),
+        (
+            "record.before-append",
+            &[Log, Alias, Rm, Gc, Patch, Finish],
+            1,
+        ),
+        (
+            "record.after-append",
+            &[Log, Alias, Rm, Gc, Patch, Finish],
+            1,
+        ),
+        ("log.after-commit", &[Log, Patch, Finish], 1),
         ("checkout.before-rename", &[Checkout], 5),
         ("checkout.after-rename", &[Checkout], 5),
         ("gc.repack", &[Gc], 1),
@@ -165,6 +177,13 @@ fn prepare(base: &Env, scenario: Scenario) -> Trial {
     match scenario {
         Scenario::Log => write_tree(&main, 2),
         Scenario::Alias | Scenario::Rm => {}
+        Scenario::Patch => main.write("extra.bin", noise(BIG, 77)),
+        Scenario::Finish => {
+            write_tree(&main, 2);
+            main.ok(&["log", "m", "d", "--distributed-id", "x", "-q"]);
+            main.write("w/extra.bin", noise(BIG, 77));
+            main.ok(&["log", "m", "w", "--distributed-id", "x", "-q"]);
+        }
         Scenario::Checkout => {
             main.ok(&["checkout", "m:v0", "out", "-q"]);
         }
@@ -204,7 +223,19 @@ fn command(scenario: Scenario) -> &'static [&'static str] {
         Scenario::Gc => &["gc", "--grace", "0s"],
         Scenario::Push => &["push"],
         Scenario::Pull | Scenario::Merge => &["pull"],
+        Scenario::Patch => &["patch", "m", "--add", "extra.bin=big/extra.bin"],
+        Scenario::Finish => &["finish", "m", "--distributed-id", "x"],
     }
+}
+
+/// The tree the patch or finish scenario makes: `base` plus `big/extra.bin`.
+fn with_extra(base: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut tree = base.clone();
+    tree.insert(
+        "big/extra.bin".into(),
+        blake3::hash(&noise(BIG, 77)).to_hex().to_string(),
+    );
+    tree
 }
 
 /// The versions that must restore after the trial, whatever happened: those committed
@@ -310,15 +341,38 @@ fn trial(
     // reached the log before the failure is done: the re-run says so.
     let again = env.art().args(args).output().expect("run art");
     let again_err = String::from_utf8_lossy(&again.stderr);
+    // A finish whose batch landed has no pending version left to finish.
     assert!(
         again.status.success()
-            || (scenario == Scenario::Rm && again_err.contains("`m:v0` was deleted")),
+            || (scenario == Scenario::Rm && again_err.contains("`m:v0` was deleted"))
+            || (scenario == Scenario::Finish && again_err.contains("no pending version `x`")),
         "{when}: the re-run failed\n{again_err}"
     );
     fsck_clean(env, &format!("{when}, then again"));
     match scenario {
         Scenario::Log => assert!(restored(env, "m:latest") == trees[2], "{when}: rerun"),
         Scenario::Alias => assert!(restored(env, "m:best") == trees[0], "{when}: rerun"),
+        Scenario::Patch => {
+            assert!(
+                restored(env, "m:latest") == with_extra(&trees[1]),
+                "{when}: rerun"
+            );
+            assert_eq!(
+                env.json(&["versions", "m"]).as_array().map(Vec::len),
+                Some(3)
+            );
+        }
+        Scenario::Finish => {
+            let pending = env.json(&["versions", "m", "--pending"]);
+            assert_eq!(pending, serde_json::json!([]), "{when}: finished");
+            let d = restored(env, "m:latest");
+            let mut expected = trees[2].clone();
+            expected.insert(
+                "extra.bin".into(),
+                with_extra(&BTreeMap::new())["big/extra.bin"].clone(),
+            );
+            assert!(d == expected, "{when}: rerun");
+        }
         Scenario::Rm => {
             env.fails(&["checkout", "m:v0", "gone"], 1);
         }
@@ -412,6 +466,14 @@ fn faults_in_checkout_and_gc() {
 #[test]
 fn faults_in_push_and_pull() {
     run_cases("failpoints: push, pull", &[Scenario::Push, Scenario::Pull]);
+}
+
+#[test]
+fn faults_in_patch_and_finish() {
+    run_cases(
+        "failpoints: patch, finish of a collaborative version",
+        &[Scenario::Patch, Scenario::Finish],
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! reason on one line, leaves no version half there and none of its own debris, and once
 //! space is freed the next command completes and restores byte for byte.
 
+use crate::reliability::Report;
 use crate::util::{Env, SmallDisk, files_under, fill, noise, read_tree};
 
 /// A store with `m:v0` (3 MiB that do not compress) pushed to a directory remote; the
@@ -91,6 +92,13 @@ fn full_disk_fails_pull_and_clone_cleanly_and_the_next_pull_completes() {
     work.ok(&["checkout", "m:v1", "out", "-q"]);
     assert_eq!(work.read_tree("out"), src.read_tree("d"));
     assert!(work.ok(&["fsck", "--read-data"]).contains(": ok"));
+    let mut report = Report::new("full disk (8 MiB tmpfs): clone, pull, pull --data");
+    for _ in 0..3 {
+        report.trial(false);
+    }
+    report
+        .note("each failed on one line, nothing half there, no debris; the next command completed");
+    report.finish();
 }
 
 #[test]
@@ -117,4 +125,10 @@ fn full_disk_fails_checkout_cleanly_and_the_next_checkout_completes() {
     // What the failed checkout wrote is content of the version: no conflict, no --force.
     env.ok(&["checkout", "m", &out.to_string_lossy(), "-q"]);
     assert_eq!(read_tree(&out), env.read_tree("d"));
+    let mut report = Report::new("full disk (4 MiB tmpfs): checkout of 3 MiB");
+    report.trial(false);
+    report.note(
+        "failed on one line, no temporary file left; the next checkout completed without --force",
+    );
+    report.finish();
 }
