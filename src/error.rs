@@ -414,6 +414,16 @@ pub enum Error {
         /// The artifact's pending distributed ids.
         known: Vec<String>,
     },
+    /// The parts a finish read were finished or dropped by another command before it committed.
+    #[error(
+        "the parts of pending version `{id}` of `{name}` were finished or dropped by another command meanwhile; see `art versions {name}` and `art versions {name} --pending`"
+    )]
+    PartsTaken {
+        /// The artifact.
+        name: String,
+        /// The distributed id.
+        id: String,
+    },
     /// Writers of a collaborative version wrote one path with different content.
     #[error("cannot finish `{name}` (distributed id `{id}`): {} path(s) were written with different content:\n{}\nchoose with --prefer last or --prefer first, or fix the writers' files", .conflicts.len(), .conflicts.join("\n"))]
     PartConflicts {
@@ -424,6 +434,9 @@ pub enum Error {
         /// One line per path: the path and the writers' runs.
         conflicts: Vec<String>,
     },
+    /// A distributed id that is not a printable label.
+    #[error("distributed id `{0}` must be 1 to 128 printable characters")]
+    InvalidDistributedId(String),
     /// An `art patch` that cannot be applied as given.
     #[error("{0}")]
     InvalidPatch(String),

@@ -873,6 +873,7 @@ class Store:
                 list(aliases or []),
                 run_id,
                 False,
+                _dumps(artifact.metadata),
             )
         )
         self._adopt(artifact, out["reference"])
@@ -927,7 +928,7 @@ class Store:
         artifact._count = 0
         artifact._references = []
         artifact._distributed_id = dist
-        artifact._info = {"parts": out["parts"], "part": out["part"]}
+        artifact._info = {"parts": out["parts"], "part": out["part_id"]}
         return artifact
 
     def finish_artifact(

@@ -67,6 +67,7 @@ fn to_py(e: art::Error) -> PyErr {
         | art::Error::UnknownRemote { .. }
         | art::Error::Deleted { .. }
         | art::Error::NoPendingVersion { .. }
+        | art::Error::PartsTaken { .. }
         | art::Error::NoRuns(_) => NotFoundError::new_err(msg),
         art::Error::Model(_)
         | art::Error::InvalidMetadata(_)
@@ -76,6 +77,7 @@ fn to_py(e: art::Error) -> PyErr {
         | art::Error::AmbiguousRun { .. }
         | art::Error::NoMetric { .. }
         | art::Error::InvalidPatch(_)
+        | art::Error::InvalidDistributedId(_)
         | art::Error::RemoveMatchesNothing { .. }
         | art::Error::EntryClash { .. } => InvalidInputError::new_err(msg),
         // art::Error is #[non_exhaustive].
@@ -835,7 +837,7 @@ impl Store {
 
     /// The next version of `reference`'s artifact: its manifest minus the entries `remove`
     /// selects, plus `add` (`(path, name in the artifact)`), as JSON.
-    #[pyo3(signature = (reference, add=Vec::new(), remove=Vec::new(), description=None, aliases=Vec::new(), run=None, onto_latest=false))]
+    #[pyo3(signature = (reference, add=Vec::new(), remove=Vec::new(), description=None, aliases=Vec::new(), run=None, onto_latest=false, metadata=None))]
     #[allow(clippy::too_many_arguments)]
     fn patch(
         &self,
@@ -847,8 +849,10 @@ impl Store {
         aliases: Vec<String>,
         run: Option<String>,
         onto_latest: bool,
+        metadata: Option<&str>,
     ) -> PyResult<String> {
         let mut opts = art::PatchOptions::new(parse(reference)?);
+        opts.metadata = metadata.map(|m| object("metadata", Some(m))).transpose()?;
         opts.add = add;
         opts.remove = remove;
         opts.description = description;

@@ -666,6 +666,12 @@ def test_new_draft_patches_a_version_reading_only_the_added_files(
     expected["img/50.bin"] = b"fifty"
     assert read_tree(Path(draft.download(tmp_path / "out"))) == expected
 
+    edited = store.artifact("dataset:latest").new_draft()
+    edited.metadata["day"] = 5
+    edited.add_file(tree(tmp_path / "new2", {"51.bin": b"51"}) / "51.bin", "img/51.bin")
+    store.log_artifact(edited)
+    assert store.artifact("dataset:latest").metadata == {"source": "scraper", "day": 5}
+
     stale = store.artifact("dataset:v0").new_draft()
     stale.remove("img/0.bin")
     with pytest.raises(art_store.RefusedError, match="--onto-latest"):

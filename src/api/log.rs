@@ -578,12 +578,17 @@ impl Store {
             Some(given) => Some(self.open_run(given, "log to")?),
             None => None,
         };
-        if let (Some(a), Some(t)) = (vq::try_artifact(&self.conn, name.as_str())?, kind)
-            && a.kind != t.as_str()
+        // The artifact's type, or the one its pending parts were written with.
+        let known = match vq::try_artifact(&self.conn, name.as_str())? {
+            Some(a) => Some(a.kind),
+            None => crate::index::part_queries::pending_kind(&self.conn, name.as_str())?,
+        };
+        if let (Some(existing), Some(t)) = (known, kind)
+            && existing != t.as_str()
         {
             return Err(Error::TypeMismatch {
-                name: a.name,
-                existing: a.kind,
+                name: name.to_string(),
+                existing,
                 given: t.to_string(),
             });
         }
@@ -830,10 +835,9 @@ fn version_entries(
                 .map(|p| p.id)
                 .collect();
         if v.parts.iter().any(|p| !pending.contains(p)) {
-            return Err(Error::NoPendingVersion {
+            return Err(Error::PartsTaken {
                 name: v.name.to_string(),
                 id: id.clone(),
-                known: Vec::new(),
             });
         }
     }

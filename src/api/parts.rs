@@ -21,7 +21,7 @@ pub struct PartOutcome {
     /// The pending version's distributed id.
     pub distributed_id: String,
     /// The part's record id.
-    pub part: String,
+    pub part_id: String,
     /// Entries in this part.
     pub files: u64,
     /// Sum of their sizes.
@@ -142,9 +142,10 @@ pub struct DropPendingOutcome {
 
 /// How a part's writer is named: its run, or the part itself when it had none.
 fn writer_of(p: &PartRecord) -> String {
-    p.run
-        .clone()
-        .unwrap_or_else(|| format!("part:{}", &p.id[p.id.len().saturating_sub(8)..]))
+    p.run.clone().unwrap_or_else(|| {
+        let tail: String = p.id.chars().rev().take(8).collect();
+        format!("part:{}", tail.chars().rev().collect::<String>())
+    })
 }
 
 impl Store {
@@ -223,7 +224,7 @@ impl Store {
         Ok(PartOutcome {
             name: opts.name.to_string(),
             distributed_id: distributed_id.to_owned(),
-            part,
+            part_id: part,
             files,
             size,
             files_read: scanned.files_read,
@@ -316,8 +317,12 @@ impl Store {
                 based_on: None,
             },
         )?;
-        let mut all_writers: Vec<String> = parts.iter().map(writer_of).collect();
-        all_writers.dedup();
+        let mut all_writers: Vec<String> = Vec::new();
+        for w in parts.iter().map(writer_of) {
+            if !all_writers.contains(&w) {
+                all_writers.push(w);
+            }
+        }
         Ok(FinishPendingOutcome {
             reference: done.reference,
             name: done.name,
@@ -421,10 +426,7 @@ impl Store {
 /// A distributed id is a label people type and the log stores: printable, one line.
 fn check_distributed_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
-        return Err(Error::InvalidPatch(format!(
-            "distributed id `{}` must be 1 to 128 printable characters",
-            id.escape_debug()
-        )));
+        return Err(Error::InvalidDistributedId(id.escape_debug().to_string()));
     }
     Ok(())
 }

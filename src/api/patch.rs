@@ -28,6 +28,8 @@ pub struct PatchOptions {
     pub remove: Vec<String>,
     /// The new version's description (default: the base's).
     pub description: Option<String>,
+    /// The new version's whole metadata (default: the base's).
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// Aliases to point at the new version.
     pub aliases: Vec<AliasName>,
     /// Apply the changes to `latest` even when it moved past `base`.
@@ -45,6 +47,7 @@ impl PatchOptions {
             add: Vec::new(),
             remove: Vec::new(),
             description: None,
+            metadata: None,
             aliases: Vec::new(),
             onto_latest: false,
             run: None,
@@ -196,7 +199,10 @@ impl Store {
                 run,
                 source_path: base.source_path.clone(),
                 description: opts.description.clone().or(base.description.clone()),
-                metadata: base.metadata.clone(),
+                metadata: opts
+                    .metadata
+                    .clone()
+                    .unwrap_or_else(|| base.metadata.clone()),
                 aliases: opts.aliases.clone(),
                 distributed_id: None,
                 parts: Vec::new(),

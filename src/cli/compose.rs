@@ -2,7 +2,7 @@
 //! the parts many writers added.
 
 use super::output::Ctx;
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use art::model::{AliasName, ArtifactName, Prefer, Ref, format_size};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -23,6 +23,10 @@ pub struct PatchArgs {
     /// Description of the new version (default: the patched version's).
     #[arg(short = 'm', long = "description")]
     description: Option<String>,
+    /// The new version's whole metadata, a JSON object or @file.json (default: the patched
+    /// version's).
+    #[arg(long, value_parser = super::log::parse_metadata)]
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// Alias to point at the new version (repeatable).
     #[arg(short, long = "alias")]
     alias: Vec<AliasName>,
@@ -51,6 +55,7 @@ pub fn patch(ctx: &Ctx, args: PatchArgs) -> anyhow::Result<u8> {
     opts.add = args.add;
     opts.remove = args.remove;
     opts.description = args.description;
+    opts.metadata = args.metadata;
     opts.aliases = args.alias;
     opts.onto_latest = args.onto_latest;
     opts.run = args.run;
@@ -144,15 +149,6 @@ pub fn finish(ctx: &Ctx, args: FinishArgs) -> anyhow::Result<u8> {
         PreferArg::Last => Prefer::Last,
     });
     let out = store.finish_pending(opts)?;
-    if let Some(remote) = remote {
-        let pushed = store.push(remote, &[])?;
-        if !ctx.quiet && !ctx.json {
-            eprintln!(
-                "pushed to {}: {} packs, {} batches",
-                pushed.remote, pushed.packs_uploaded, pushed.batches_uploaded
-            );
-        }
-    }
     if !out.resolved.is_empty() && !ctx.quiet && !ctx.json {
         eprintln!(
             "note: {} path(s) written with different content, resolved by --prefer: {}",
@@ -177,5 +173,23 @@ pub fn finish(ctx: &Ctx, args: FinishArgs) -> anyhow::Result<u8> {
             out.aliases.join(", ")
         )
     })?;
+    // The version is committed (and said) before the push, which may fail on its own.
+    if let Some(remote) = remote {
+        let pushed = store.push(remote, &[]).with_context(|| {
+            format!(
+                "{} is committed here but not pushed; run `art pull` then `art push`",
+                out.reference
+            )
+        })?;
+        if !ctx.quiet && !ctx.json {
+            eprintln!(
+                "pushed to {}: {} packs, {} log batches",
+                pushed.remote, pushed.packs_uploaded, pushed.batches_uploaded
+            );
+        }
+    }
+    if !out.unchanged {
+        super::lifecycle::auto_gc(ctx, &mut store)?;
+    }
     Ok(0)
 }

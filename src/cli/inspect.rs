@@ -79,7 +79,9 @@ pub fn ls(ctx: &Ctx, args: LsArgs) -> anyhow::Result<u8> {
                             (None, Some(uri)) if f.pin.as_deref() == Some("uri") => {
                                 format!("{} <- {uri} (URI only)", f.path)
                             }
-                            (None, Some(uri)) if f.pin.is_some() => {
+                            (None, Some(uri))
+                                if f.pin.as_deref().is_some_and(|p| !p.contains(" blake3:")) =>
+                            {
                                 format!("{} <- {uri} (no checksum)", f.path)
                             }
                             (None, Some(uri)) => format!("{} <- {uri}", f.path),

@@ -21,9 +21,16 @@ pub struct RmArgs {
 pub fn rm(ctx: &Ctx, args: RmArgs) -> anyhow::Result<u8> {
     let mut store = ctx.open_store()?;
     if let Some(id) = &args.pending {
+        let bare = |r: &Ref| matches!(&r.selector, art::model::Selector::Alias(a) if a.as_str() == "latest");
         let [r] = args.references.as_slice() else {
             anyhow::bail!("--pending takes one artifact name: `art rm NAME --pending ID`");
         };
+        if !bare(r) {
+            anyhow::bail!(
+                "--pending takes an artifact name, not a version: `art rm {} --pending {id}`",
+                r.name
+            );
+        }
         let out = store.drop_pending(r.name.as_str(), id)?;
         ctx.emit(&out, || {
             format!(

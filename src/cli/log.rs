@@ -44,14 +44,14 @@ pub struct LogArgs {
     run: Option<String>,
     /// Add the files to the PENDING collaborative version ID instead of making a version
     /// (`art finish` commits it). Without ID: $ART_DISTRIBUTED_ID, else the run's group.
-    /// Setting $ART_DISTRIBUTED_ID alone makes every log collaborative.
-    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "",
+          conflicts_with_all = ["alias", "description", "metadata"])]
     distributed_id: Option<String>,
 }
 
 /// The distributed id of a collaborative log or finish: the one given, else
-/// `$ART_DISTRIBUTED_ID`, else the run's group; `None` when the command is not collaborative
-/// (the flag absent and the variable unset).
+/// `$ART_DISTRIBUTED_ID`, else the run's group; `None` when the flag is absent (a variable
+/// alone never turns a plain `log` into a part).
 pub fn distributed_id(
     store: &art::Store,
     given: Option<String>,
@@ -68,7 +68,7 @@ pub fn distributed_id(
                 "--distributed-id needs an ID: give one, set ART_DISTRIBUTED_ID, or log from a run with a group (`art run exec --group G`)"
             ),
         },
-        None => Ok(from_env),
+        None => Ok(None),
     }
 }
 
@@ -99,16 +99,10 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> anyhow::Result<u8> {
     opts.hash_remote = args.checksum;
     opts.max_objects = args.max_objects;
     if let Some(id) = distributed {
-        if opts.description.is_some() || !opts.metadata.is_empty() || !opts.aliases.is_empty() {
-            bail!(
-                "a collaborative log adds files only: give -m, --metadata and -a to `art finish {} --distributed-id {id}`",
-                opts.name
-            );
-        }
         let out = store.log_part(opts, &id)?;
         ctx.emit(&out, || {
             format!(
-                "{} pending {}  part {}  {} files  {}  stored {}",
+                "{} pending {}: {} parts now  this part: {} files  {}  stored {}",
                 out.name,
                 out.distributed_id,
                 out.parts,

@@ -39,6 +39,25 @@ pub fn remove(conn: &Connection, ids: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Forgets the parts `ids` of one pending version (others of the same id stay).
+///
+/// # Errors
+/// SQLite errors.
+pub fn remove_of(
+    conn: &Connection,
+    artifact: &str,
+    distributed_id: &str,
+    ids: &[String],
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM parts WHERE record_id = ?1 AND artifact = ?2 AND distributed_id = ?3",
+    )?;
+    for id in ids {
+        stmt.execute(params![id, artifact, distributed_id])?;
+    }
+    Ok(())
+}
+
 fn parse(text: &str) -> Result<PartRecord> {
     serde_json::from_str(text)
         .map_err(|e| super::Error::Corrupt(format!("stored part record: {e}")))

@@ -266,8 +266,23 @@ pub fn apply_entry(conn: &Connection, entry: &Entry, time: i64) -> Result<()> {
             // A collaborative version commits its parts: they are no longer pending.
             pq::remove(conn, &r.parts)?;
         }
-        Entry::Part(p) => pq::insert(conn, p)?,
-        Entry::PartsDropped { parts, .. } => pq::remove(conn, parts)?,
+        Entry::Part(p) => {
+            // From another store's log too: the names must follow art's rules.
+            parse::<ArtifactName>(&p.artifact, "artifact name")?;
+            parse::<ArtifactType>(&p.kind, "artifact type")?;
+            if p.distributed_id.is_empty() || p.distributed_id.chars().any(char::is_control) {
+                return Err(Error::Corrupt(format!(
+                    "part `{}` has a malformed distributed id",
+                    p.id
+                )));
+            }
+            pq::insert(conn, p)?;
+        }
+        Entry::PartsDropped {
+            artifact,
+            distributed_id,
+            parts,
+        } => pq::remove_of(conn, artifact, distributed_id, parts)?,
         Entry::Tag { version, tag } => {
             reg::add_tag(conn, version_of_record(conn, version)?.id, tag)?;
         }

@@ -105,36 +105,62 @@ pub fn rebase(base: &[Batch], remote_new: &[Batch], local: &[Batch]) -> Result<R
             _ => {}
         }
     }
+    // Parts the remote's new versions commit (collaborative finishes), by part id.
+    let mut remote_finished: HashMap<&str, &str> = HashMap::new();
+    for entry in remote_new.iter().flat_map(|b| &b.entries) {
+        if let Entry::Version(r) = entry {
+            for p in &r.parts {
+                remote_finished.insert(p, &r.id);
+            }
+        }
+    }
     let mut renumbered = Vec::new();
     let mut dropped = Vec::new();
     let mut batches: Vec<Batch> = remote_new.to_vec();
     let mut new_numbers: BTreeMap<String, u64> = BTreeMap::new();
+    // Local versions replaced by the remote's (the same parts finished on both sides).
+    let mut same_as: HashMap<String, String> = HashMap::new();
     for batch in local {
         let mut entries = Vec::with_capacity(batch.entries.len());
         for entry in &batch.entries {
+            let mut owned;
+            let entry = if let Some(v) = version_of(entry).filter(|v| same_as.contains_key(*v)) {
+                owned = entry.clone();
+                set_version(&mut owned, same_as[v].clone());
+                &owned
+            } else {
+                entry
+            };
             match entry {
-                Entry::Version(r) => {
-                    if let Some(kind) = known.kind_of.get(&r.artifact)
-                        && *kind != r.kind
-                    {
+                Entry::Version(r) if !r.parts.is_empty() => {
+                    let finished: Vec<&str> = r
+                        .parts
+                        .iter()
+                        .filter_map(|p| remote_finished.get(p.as_str()).copied())
+                        .collect();
+                    if finished.len() == r.parts.len() {
+                        // Both sides finished this pending version: the remote's stands.
+                        let theirs = finished[0].to_owned();
+                        dropped.push(Dropped {
+                            target: format!("{}:v{}", r.artifact, r.number),
+                            change: format!(
+                                "finished here too; the remote's {} commits the same parts",
+                                known.label(&theirs)
+                            ),
+                        });
+                        same_as.insert(r.id.clone(), theirs);
+                        continue;
+                    }
+                    if !finished.is_empty() {
                         return Err(Error::MergeConflict(format!(
-                            "artifact `{}` has type `{kind}` on the remote and `{}` here",
-                            r.artifact, r.kind
+                            "`{}:v{}` commits parts of which the remote finished only some; drop it (`art rm`) and finish again after the pull",
+                            r.artifact, r.number
                         )));
                     }
-                    let next = known.highest.get(&r.artifact).map_or(0, |n| n + 1);
-                    let mut record = r.clone();
-                    if next != r.number {
-                        renumbered.push(Renumbered {
-                            artifact: r.artifact.clone(),
-                            from: r.number,
-                            to: next,
-                        });
-                        record.number = next;
-                    }
-                    new_numbers.insert(r.id.clone(), next);
-                    known.note(&r.id, &r.artifact, &r.kind, next);
-                    entries.push(Entry::Version(record));
+                    entries.push(renumber(r, &mut known, &mut renumbered, &mut new_numbers)?);
+                }
+                Entry::Version(r) => {
+                    entries.push(renumber(r, &mut known, &mut renumbered, &mut new_numbers)?);
                 }
                 Entry::AliasSet { version, alias } => {
                     let artifact = known.artifact_of.get(version).map(|(a, _)| a.clone());
@@ -176,6 +202,68 @@ pub fn rebase(base: &[Batch], remote_new: &[Batch], local: &[Batch]) -> Result<R
         renumbered,
         dropped,
     })
+}
+
+/// A local version numbered after every version of its artifact the merge knows so far.
+fn renumber(
+    r: &super::VersionRecord,
+    known: &mut Known,
+    renumbered: &mut Vec<Renumbered>,
+    new_numbers: &mut BTreeMap<String, u64>,
+) -> Result<Entry> {
+    if let Some(kind) = known.kind_of.get(&r.artifact)
+        && *kind != r.kind
+    {
+        return Err(Error::MergeConflict(format!(
+            "artifact `{}` has type `{kind}` on the remote and `{}` here",
+            r.artifact, r.kind
+        )));
+    }
+    let next = known.highest.get(&r.artifact).map_or(0, |n| n + 1);
+    let mut record = r.clone();
+    if next != r.number {
+        renumbered.push(Renumbered {
+            artifact: r.artifact.clone(),
+            from: r.number,
+            to: next,
+        });
+        record.number = next;
+    }
+    new_numbers.insert(r.id.clone(), next);
+    known.note(&r.id, &r.artifact, &r.kind, next);
+    Ok(Entry::Version(record))
+}
+
+/// The version record id an entry names, if it names one.
+fn version_of(entry: &Entry) -> Option<&String> {
+    match entry {
+        Entry::AliasSet { version, .. }
+        | Entry::Meta { version, .. }
+        | Entry::Tag { version, .. }
+        | Entry::Untag { version, .. }
+        | Entry::Ttl { version, .. }
+        | Entry::Delete { version }
+        | Entry::Collected { version }
+        | Entry::Use { version, .. } => Some(version),
+        Entry::Version(r) => r.link_of.as_ref(),
+        _ => None,
+    }
+}
+
+/// Points an entry at another version (one [`version_of`] found a name in).
+fn set_version(entry: &mut Entry, to: String) {
+    match entry {
+        Entry::AliasSet { version, .. }
+        | Entry::Meta { version, .. }
+        | Entry::Tag { version, .. }
+        | Entry::Untag { version, .. }
+        | Entry::Ttl { version, .. }
+        | Entry::Delete { version }
+        | Entry::Collected { version }
+        | Entry::Use { version, .. } => *version = to,
+        Entry::Version(r) => r.link_of = Some(to),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -293,5 +381,41 @@ mod tests {
         let r = rebase(&base, &[], &local).unwrap();
         assert_eq!(r.batches, local);
         assert!(r.renumbered.is_empty() && r.dropped.is_empty());
+    }
+
+    #[test]
+    fn a_pending_version_finished_on_both_sides_keeps_the_remotes() {
+        let finish = |id: &str, number: u64, parts: &[&str]| {
+            let Entry::Version(mut r) = version(id, "preds", "predictions", number) else {
+                unreachable!()
+            };
+            r.parts = parts.iter().map(|p| (*p).to_owned()).collect();
+            Entry::Version(r)
+        };
+        let base = [batch("b0", vec![version("a", "preds", "predictions", 0)])];
+        let remote = [batch("r1", vec![finish("r", 1, &["p1", "p2"])])];
+        let local = [
+            batch(
+                "l1",
+                vec![finish("l", 1, &["p2", "p1"]), alias("l", "evaluated")],
+            ),
+            batch("l2", vec![alias("l", "best")]),
+        ];
+        let r = rebase(&base, &remote, &local).unwrap();
+        assert_eq!(
+            numbers(&r),
+            [("r".into(), 1)],
+            "no second version of the same parts"
+        );
+        let aliases: Vec<&Entry> = r.batches.iter().skip(1).flat_map(|b| &b.entries).collect();
+        assert_eq!(aliases, [&alias("r", "evaluated"), &alias("r", "best")]);
+        assert_eq!(r.dropped[0].target, "preds:v1");
+        assert!(r.dropped[0].change.contains("preds:v1"), "{:?}", r.dropped);
+
+        let partly = [batch("l1", vec![finish("l", 1, &["p1", "p3"])])];
+        assert!(matches!(
+            rebase(&base, &remote, &partly),
+            Err(Error::MergeConflict(_))
+        ));
     }
 }

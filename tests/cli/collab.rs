@@ -202,6 +202,13 @@ fn pending_parts_survive_gc_and_can_be_abandoned() {
     expected.extend(env.read_tree("extra"));
     assert_eq!(env.read_tree("out"), expected);
 
+    let err = env.fails(
+        &["log", "preds", "w0", "--distributed-id", "x", "-a", "a"],
+        2,
+    );
+    assert!(err.contains("cannot be used with"), "{err}");
+    let err = env.fails(&["rm", "preds:v0", "--pending", "drop"], 1);
+    assert!(err.contains("not a version"), "{err}");
     let err = env.fails(&["rm", "preds", "--pending", "nope"], 1);
     assert!(
         err.contains("no pending version `nope` of `preds` (pending: drop)"),
@@ -294,6 +301,28 @@ fn parts_from_two_machines_meet_through_a_remote() {
         serde_json::json!([]),
         "the finish travels too"
     );
+
+    // The other machine finished the same parts offline: its pull keeps the remote's
+    // version (no duplicate), and its alias moves there.
+    machines[1].ok(&[
+        "finish",
+        "preds",
+        "--distributed-id",
+        "nightly",
+        "-a",
+        "mine",
+    ]);
+    machines[1].fails(&["push"], 3);
+    let pulled = machines[1].json(&["pull"]);
+    assert!(
+        pulled.to_string().contains("finished here too"),
+        "the local finish is reported as dropped: {pulled}"
+    );
+    let versions = machines[1].json(&["versions", "preds"]);
+    assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions}");
+    assert_eq!(machines[1].json(&["show", "preds:mine"])["version"], 1);
+    machines[1].ok(&["push"]);
+    machines[1].ok(&["fsck"]);
 }
 
 /// Patching a 1,000-file version with two changed files stores those two files and a new
